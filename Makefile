@@ -1,0 +1,43 @@
+# The README's two set-up commands: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-fast lint venv system-deps clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11+ is required (found $$($(PYTHON) --version))."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## Serve the product on the embedded default (SQLite + local-memory cache) at http://$(HOST):$(PORT)
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## The whole suite, including the integration tests against real servers
+test: venv system-deps
+	$(PY) -m pytest
+
+## Unit tests only, on SQLite, no servers (a quick loop while developing)
+test-fast: venv
+	TEST_DATABASE=sqlite $(PY) -m pytest -m "not servers"
+
+## PostgreSQL, Redis and nginx binaries for the integration tests (installs them when root)
+system-deps:
+	@bash deploy/local/install-system-deps.sh
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,61 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.api.serializers import (
+    RegisterInputSerializer,
+    TokenInputSerializer,
+    TokenSerializer,
+    UserSerializer,
+)
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request=RegisterInputSerializer, responses={201: UserSerializer})
+    def post(self, request: Request) -> Response:
+        data = RegisterInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(**data.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(APIView):
+    """POST logs in (email + password -> token); DELETE revokes the presented token."""
+
+    def get_permissions(self) -> list:
+        if self.request.method == "DELETE":
+            return [IsAuthenticated()]
+        return [AllowAny()]
+
+    def get_authenticators(self) -> list:
+        # Login needs no authentication, and must not fail on a stale token header.
+        if self.request is not None and self.request.method == "POST":
+            return []
+        return super().get_authenticators()
+
+    @extend_schema(request=TokenInputSerializer, responses={200: TokenSerializer})
+    def post(self, request: Request) -> Response:
+        data = TokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token = services.token_obtain(**data.validated_data)
+        return Response(TokenSerializer(token).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request) -> Response:
+        services.token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: UserSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(UserSerializer(request.user).data)

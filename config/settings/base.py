@@ -1,0 +1,198 @@
+"""Settings shared by every environment; the others only tighten or replace a few of them.
+
+Every integration is switched on by one environment variable (DATABASE_URL, REDIS_URL,
+STRIPE_SECRET_KEY, ...). With none set, the embedded default runs: SQLite and the
+local-memory cache.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from config.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+# ------------------------------------------------------------------------------ general
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-local-development-key-change-me")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+# Event dates and times are the business's local wall-clock time.
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", "America/Los_Angeles")
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+# ------------------------------------------------------------------------------ apps
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "core",
+    "accounts",
+    "blog",
+    "bookings",
+    "payments",
+    "reviews",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ------------------------------------------------------------------------------ databases
+# https://github.com/jazzband/dj-database-url
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+    ),
+}
+# Read replicas, one alias each ("replica_1", ...); routing is the replica router's job.
+for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
+    DATABASES[f"replica_{_index}"] = dj_database_url.parse(
+        _url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ------------------------------------------------------------------------------ cache
+REDIS_URL = env_str("REDIS_URL")
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "myhibachi")
+if REDIS_URL:
+    # https://github.com/jazzband/django-redis#configure-as-cache-backend
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "myhibachi",
+        }
+    }
+
+# ------------------------------------------------------------------------------ auth
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# ------------------------------------------------------------------------------ static files
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# ------------------------------------------------------------------------------ HTTP
+# Bodies larger than this are refused with 413 (JSON parser and Django's own form parsing).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024)
+APPEND_SLASH = True
+
+# ------------------------------------------------------------------------------ REST framework
+# https://www.django-rest-framework.org/api-guide/settings/
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PARSER_CLASSES": ["core.http.parsers.BoundedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "core.http.exception_handler.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "core.http.pagination.NewestFirstCursorPagination",
+    "PAGE_SIZE": 20,
+}
+API_MAX_PAGE_SIZE = 100
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MyHibachi API",
+    "DESCRIPTION": "Book a private hibachi chef for your event.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# ------------------------------------------------------------------------------ bookings
+BOOKING_CURRENCY = "USD"
+# Percent of the total due as a deposit to hold the date.
+BOOKING_DEPOSIT_PERCENT = env_int("BOOKING_DEPOSIT_PERCENT", 20)
+# Bookings open this many hours after now at the earliest, and close this many days ahead.
+BOOKING_MIN_NOTICE_HOURS = env_int("BOOKING_MIN_NOTICE_HOURS", 72)
+BOOKING_MAX_ADVANCE_DAYS = env_int("BOOKING_MAX_ADVANCE_DAYS", 365)
+# Customers may cancel up to this many hours before the event starts.
+BOOKING_CANCELLATION_WINDOW_HOURS = env_int("BOOKING_CANCELLATION_WINDOW_HOURS", 48)
+# Guest limits for any booking; a package may narrow them further.
+BOOKING_MIN_GUESTS = env_int("BOOKING_MIN_GUESTS", 1)
+BOOKING_MAX_GUESTS = env_int("BOOKING_MAX_GUESTS", 60)
+# The widest date range the availability endpoint answers for.
+AVAILABILITY_MAX_RANGE_DAYS = 92
+
+# ------------------------------------------------------------------------------ payments
+# Stripe is enabled when STRIPE_SECRET_KEY is set; "manual" (staff record cash/transfer) otherwise.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+# Signatures older than this are refused, against replayed webhook deliveries.
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
+PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER", "stripe" if STRIPE_SECRET_KEY else "manual")
+# How long a stored Idempotency-Key answers replays before it may be reused.
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+
+# ------------------------------------------------------------------------------ logging
+LOG_LEVEL = env_str("DJANGO_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

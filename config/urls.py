@@ -1,0 +1,29 @@
+"""URL wiring: the versioned API, operations endpoints, the admin and the schema."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.observability import views as observability_views
+
+api_v1 = [
+    path("auth/", include("accounts.api.urls")),
+    path("blog/", include("blog.api.urls")),
+    path("", include("bookings.api.urls")),
+    path("payments/", include("payments.api.urls")),
+    path("reviews/", include("reviews.api.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("healthz", observability_views.healthz, name="healthz"),
+    path("readyz", observability_views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "core.http.views.bad_request"
+handler403 = "core.http.views.permission_denied"
+handler404 = "core.http.views.not_found"
+handler500 = "core.http.views.server_error"
