@@ -1,0 +1,138 @@
+"""Writes of the bookings app: creating, cancelling and moving bookings between statuses."""
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from bookings import lock_objects, selectors
+from bookings.errors import InvalidStatusTransition, SlotFull, TooLateToCancel
+from bookings.models import Booking, Chef
+
+logger = logging.getLogger(__name__)
+
+Status = Booking.Status
+
+
+def booking_create(
+    *,
+    customer: User,
+    package_id: int,
+    event_date: datetime.date,
+    start_time: datetime.time,
+    adults: int,
+    children: int,
+    postcode: str,
+    address: str,
+    notes: str = "",
+    now: datetime.datetime | None = None,
+) -> Booking:
+    """Book a slot in ``pending``, re-pricing and re-checking capacity under the slot's lock.
+
+    Raises ``SlotUnavailable``/``SlotFull`` for the slot, ``InvalidInput`` or
+    ``OutsideServiceArea`` for the order. Concurrent requests for one slot are serialised by
+    ``lock_objects.slot_lock``, so a slot is never overbooked.
+    """
+    package = selectors.package_get_active(package_id=package_id)
+    quote = selectors.quote_calculate(
+        package=package, adults=adults, children=children, postcode=postcode
+    )
+    with transaction.atomic():
+        lock_objects.slot_lock(date=event_date, start_time=start_time)
+        # Read capacity and bookings only once the lock is held: they are what it protects.
+        capacity = selectors.slot_capacity(date=event_date, start_time=start_time, now=now)
+        taken = selectors.slot_holding_count(date=event_date, start_time=start_time)
+        if taken >= capacity:
+            raise SlotFull()
+        booking = Booking.objects.create(
+            customer=customer,
+            package=package,
+            event_date=event_date,
+            start_time=start_time,
+            adults=adults,
+            children=children,
+            postcode=postcode,
+            address=address,
+            notes=notes,
+            subtotal=quote.subtotal,
+            travel_fee=quote.travel_fee,
+            total=quote.total,
+            deposit_due=quote.deposit_due,
+            currency=quote.currency,
+        )
+    logger.info("booking created", extra={"booking_id": booking.pk, "customer_id": customer.pk})
+    return booking
+
+
+def booking_cancel(
+    *, booking_id: int, by_staff: bool = False, now: datetime.datetime | None = None
+) -> Booking:
+    """Cancel a pending or confirmed booking. Customers may cancel only while the event is
+    more than BOOKING_CANCELLATION_WINDOW_HOURS away (``TooLateToCancel``); staff any time."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = lock_objects.booking_lock(booking_id=booking_id)
+        if booking.status not in Booking.HOLDING_STATUSES:
+            raise InvalidStatusTransition(f"A {booking.status} booking cannot be cancelled.")
+        if not by_staff:
+            starts = selectors.event_start(date=booking.event_date, start_time=booking.start_time)
+            window = datetime.timedelta(hours=settings.BOOKING_CANCELLATION_WINDOW_HOURS)
+            if starts - now <= window:
+                raise TooLateToCancel()
+        booking.status = Status.CANCELLED
+        booking.cancelled_at = now
+        booking.save(update_fields=["status", "cancelled_at", "updated_at"])
+    return booking
+
+
+def booking_confirm(*, booking_id: int, now: datetime.datetime | None = None) -> Booking:
+    """Staff accept a pending booking."""
+    return _transition(
+        booking_id=booking_id,
+        allowed_from=(Status.PENDING,),
+        to=Status.CONFIRMED,
+        timestamp_field="confirmed_at",
+        now=now,
+    )
+
+
+def booking_complete(*, booking_id: int, now: datetime.datetime | None = None) -> Booking:
+    """Staff mark a confirmed booking's event as done (reviews open for it)."""
+    return _transition(
+        booking_id=booking_id,
+        allowed_from=(Status.CONFIRMED,),
+        to=Status.COMPLETED,
+        timestamp_field="completed_at",
+        now=now,
+    )
+
+
+def booking_assign_chef(*, booking_id: int, chef: Chef | None) -> Booking:
+    with transaction.atomic():
+        booking = lock_objects.booking_lock(booking_id=booking_id)
+        if booking.status not in Booking.HOLDING_STATUSES:
+            raise InvalidStatusTransition(f"A {booking.status} booking cannot get a chef.")
+        booking.chef = chef
+        booking.save(update_fields=["chef", "updated_at"])
+    return booking
+
+
+def _transition(
+    *,
+    booking_id: int,
+    allowed_from: tuple[str, ...],
+    to: str,
+    timestamp_field: str,
+    now: datetime.datetime | None,
+) -> Booking:
+    with transaction.atomic():
+        booking = lock_objects.booking_lock(booking_id=booking_id)
+        if booking.status not in allowed_from:
+            raise InvalidStatusTransition(f"A {booking.status} booking cannot become {to}.")
+        booking.status = to
+        setattr(booking, timestamp_field, now or timezone.now())
+        booking.save(update_fields=["status", timestamp_field, "updated_at"])
+    return booking
