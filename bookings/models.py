@@ -5,7 +5,7 @@ Money is integer cents throughout; event dates and times are the business's loca
 """
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 

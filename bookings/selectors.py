@@ -80,7 +80,9 @@ def event_start(*, date: datetime.date, start_time: datetime.time) -> datetime.d
     )
 
 
-def bookable_window(*, now: datetime.datetime | None = None) -> tuple[datetime.datetime, datetime.date]:
+def bookable_window(
+    *, now: datetime.datetime | None = None
+) -> tuple[datetime.datetime, datetime.date]:
     """(earliest start an event may have, last date that may be booked)."""
     now = now or timezone.now()
     earliest = now + datetime.timedelta(hours=settings.BOOKING_MIN_NOTICE_HOURS)
@@ -118,9 +120,7 @@ def _holding_counts(
     *, start: datetime.date, end: datetime.date
 ) -> dict[tuple[datetime.date, datetime.time], int]:
     rows = (
-        Booking.objects.filter(
-            event_date__range=(start, end), status__in=Booking.HOLDING_STATUSES
-        )
+        Booking.objects.filter(event_date__range=(start, end), status__in=Booking.HOLDING_STATUSES)
         .values("event_date", "start_time")
         .annotate(taken=Count("id"))
         .order_by()
@@ -142,7 +142,9 @@ def availability_for_range(
         for start_time, capacity in sorted(slots.items()):
             bookable = day <= latest and event_start(date=day, start_time=start_time) >= earliest
             free = max(capacity - taken.get((day, start_time), 0), 0) if bookable else 0
-            entries.append(SlotAvailability(start_time=start_time, capacity=capacity, remaining=free))
+            entries.append(
+                SlotAvailability(start_time=start_time, capacity=capacity, remaining=free)
+            )
         days.append(DayAvailability(date=day, slots=entries))
     return days
 
@@ -176,9 +178,7 @@ def slot_holding_count(*, date: datetime.date, start_time: datetime.time) -> int
 # ------------------------------------------------------------------------------ quotes
 
 
-def quote_calculate(
-    *, package: Package, adults: int, children: int, postcode: str
-) -> Quote:
+def quote_calculate(*, package: Package, adults: int, children: int, postcode: str) -> Quote:
     """Price an event. Raises ``InvalidInput`` for a guest count outside the package's and the
     business's limits, ``OutsideServiceArea`` for a postcode we do not serve."""
     guests = adults + children

@@ -45,3 +45,28 @@ def payment_get_for_customer(*, customer: User, payment_id: int) -> Payment:
     if payment is None:
         raise NotFound("Payment not found.")
     return payment
+
+
+def booking_has_open_deposit(*, booking_id: int) -> bool:
+    """A deposit that succeeded or still awaits its outcome."""
+    return Payment.objects.filter(
+        booking_id=booking_id,
+        kind=Payment.Kind.DEPOSIT,
+        status__in=[Payment.Status.PENDING, Payment.Status.SUCCEEDED],
+    ).exists()
+
+
+def booking_amount_committed(*, booking_id: int) -> int:
+    """Cents paid plus cents in pending payments: what the customer can no longer be asked for."""
+    pending = Payment.objects.filter(
+        booking_id=booking_id,
+        status=Payment.Status.PENDING,
+        kind__in=[Payment.Kind.DEPOSIT, Payment.Kind.BALANCE],
+    ).aggregate(total=Coalesce(Sum("amount"), Value(0)))["total"]
+    return booking_amount_paid(booking_id=booking_id) + pending
+
+
+def payment_by_provider_reference(*, provider: str, reference: str) -> Payment | None:
+    if not reference:
+        return None
+    return Payment.objects.filter(provider=provider, provider_reference=reference).first()

@@ -6,6 +6,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 
+pytest_plugins = ["tests.plugins.servers"]
+
 PASSWORD = "hibachi-Grill-2026"
 
 

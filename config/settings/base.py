@@ -52,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Read-your-writes: a client that just wrote reads the primary (core/db/pins.py).
+    "core.db.middleware.ReplicaPinningMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -84,12 +86,34 @@ DATABASES = {
         DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
     ),
 }
-# Read replicas, one alias each ("replica_1", ...); routing is the replica router's job.
+# Read replicas, one alias each ("replica_1", ...); routing is the replica router's job. Their
+# backend retries a read on the primary when the replica connection fails (core/db/failover.py).
 for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
     DATABASES[f"replica_{_index}"] = dj_database_url.parse(
         _url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
     )
+    if DATABASES[f"replica_{_index}"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES[f"replica_{_index}"]["ENGINE"] = "core.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ------------------------------------------------------------------------------ read replicas
+# Reads go to a healthy replica within the lag budget; writes, transactions and clients that
+# just wrote use the primary. The budget math is in core/db/health.py.
+DATABASE_ROUTERS = ["core.db.routers.ReplicaRouter"]
+REPLICA_READS_ENABLED = env_bool("REPLICA_READS_ENABLED", True)
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 2)
+REPLICA_HEALTH_CHECK_SECONDS = env_int("REPLICA_HEALTH_CHECK_SECONDS", 2)
+# Longer than the worst staleness of an accepted replica (max lag + one check interval).
+REPLICA_PIN_SECONDS = env_int(
+    "REPLICA_PIN_SECONDS", REPLICA_MAX_LAG_SECONDS + REPLICA_HEALTH_CHECK_SECONDS + 1
+)
+# Relative share of reads per replica, in DATABASE_REPLICA_URLS order ("3,1"); equal if unset.
+REPLICA_WEIGHTS = {
+    f"replica_{_index}": int(_weight)
+    for _index, _weight in enumerate(env_list("DATABASE_REPLICA_WEIGHTS"), start=1)
+}
+# Sessions are written after the pinning middleware has finished, so they always read the primary.
+REPLICA_PRIMARY_MODELS = ["sessions.Session"]
 
 # ------------------------------------------------------------------------------ cache
 REDIS_URL = env_str("REDIS_URL")

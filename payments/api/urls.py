@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from payments.api import views
+
+urlpatterns = [
+    path("", views.PaymentListCreateView.as_view(), name="payment-list"),
+    path("<int:payment_id>/", views.PaymentDetailView.as_view(), name="payment-detail"),
+    path("webhooks/stripe/", views.StripeWebhookView.as_view(), name="stripe-webhook"),
+]

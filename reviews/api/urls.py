@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from reviews.api import views
+
+urlpatterns = [
+    path("", views.ReviewListCreateView.as_view(), name="review-list"),
+    path("stats/", views.ReviewStatsView.as_view(), name="review-stats"),
+]

@@ -1,0 +1,77 @@
+from rest_framework import serializers
+
+from blog.models import Post
+
+# Bounds on query parameters: a value past them is a 400, not a slow query.
+TAG_QUERY_MAX_LENGTH = 100
+SEARCH_QUERY_MAX_LENGTH = 200
+FEATURED_DEFAULT_LIMIT = 10
+FEATURED_MAX_LIMIT = 50
+
+
+class PostListQuerySerializer(serializers.Serializer):
+    """Query parameters of the post list. Not strict: ``cursor`` and ``page_size`` belong to
+    the paginator, and unknown parameters are ignored."""
+
+    tag = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=TAG_QUERY_MAX_LENGTH,
+        help_text="Only posts with this tag, e.g. “recipes”.",
+    )
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=SEARCH_QUERY_MAX_LENGTH,
+        help_text="Full-text search in title, excerpt and body. Results stay newest first.",
+    )
+
+
+class FeaturedPostsQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        default=FEATURED_DEFAULT_LIMIT,
+        min_value=1,
+        max_value=FEATURED_MAX_LIMIT,
+        help_text=f"How many posts at most (1-{FEATURED_MAX_LIMIT}).",
+    )
+
+
+class PostSummarySerializer(serializers.ModelSerializer):
+    """A post in a list: everything but the body."""
+
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    author_name = serializers.CharField(source="author.name", read_only=True)
+    # Never null here: only published posts are served, and they always have a date.
+    published_at = serializers.DateTimeField(read_only=True)
+
+    class Meta:
+        model = Post
+        fields = [
+            "slug",
+            "title",
+            "excerpt",
+            "cover_image_url",
+            "tags",
+            "featured",
+            "published_at",
+            "author_name",
+        ]
+        read_only_fields = fields
+
+
+class PostSerializer(PostSummarySerializer):
+    """One post, with its body."""
+
+    class Meta(PostSummarySerializer.Meta):
+        fields = [
+            "slug",
+            "title",
+            "excerpt",
+            "body",
+            "cover_image_url",
+            "tags",
+            "featured",
+            "published_at",
+            "author_name",
+        ]
+        read_only_fields = fields

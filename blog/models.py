@@ -1,0 +1,110 @@
+"""Blog posts and their tags: public marketing content written by staff in the admin."""
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# Text search configuration of the full-text index. It must be named explicitly: the
+# one-argument to_tsvector() depends on a session setting, is not IMMUTABLE and so cannot be
+# indexed.
+SEARCH_CONFIG = "english"
+
+# The search document of a post. The GIN index below and the search in ``blog.selectors`` use
+# this one expression: PostgreSQL only uses an expression index when the query repeats the
+# indexed expression exactly.
+POST_SEARCH_VECTOR = (
+    SearchVector("title", weight="A", config=SEARCH_CONFIG)
+    + SearchVector("excerpt", weight="B", config=SEARCH_CONFIG)
+    + SearchVector("body", weight="C", config=SEARCH_CONFIG)
+)
+
+# Path segments under /api/v1/blog/posts/ that are routes, not posts.
+RESERVED_SLUGS = frozenset({"featured"})
+
+
+def validate_slug_not_reserved(value: str) -> None:
+    """A post with a reserved slug would be shadowed by the route of the same name."""
+    if value in RESERVED_SLUGS:
+        raise ValidationError(f"“{value}” is reserved; choose another slug.", code="reserved")
+
+
+class Tag(models.Model):
+    """A topic; posts are listed by tag name (``?tag=hibachi``)."""
+
+    # Lowercase only, so "Sauces" and "sauces" can never be two tags.
+    name = models.SlugField(
+        max_length=50,
+        unique=True,
+        validators=[
+            RegexValidator(r"^[-a-z0-9_]+\Z", "Use lowercase letters, digits, hyphens and _.")
+        ],
+        help_text="Lowercase, e.g. “sauces” or “party-planning”.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Post(models.Model):
+    """A blog post. Only ``published`` posts are visible through the API."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    slug = models.SlugField(max_length=200, unique=True, validators=[validate_slug_not_reserved])
+    title = models.CharField(max_length=200)
+    excerpt = models.CharField(max_length=500, blank=True)
+    body = models.TextField()
+    cover_image_url = models.URLField(max_length=500, blank=True)
+    tags = models.ManyToManyField(Tag, related_name="posts", blank=True)
+    featured = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    published_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set by the “Publish” action when empty; lists are ordered by it.",
+    )
+    # Staff accounts are deactivated, not deleted, so an author's posts are never orphaned.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="blog_posts"
+    )
+    # A default rather than auto_now_add, so imported and demo posts keep their own dates.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(published_at__isnull=False),
+                name="blog_post_published_has_date",
+                violation_error_message="A published post needs a publication date.",
+            ),
+        ]
+        indexes = [
+            # The public list: published posts, newest first (also with ?tag= and ?q=).
+            models.Index(
+                fields=["status", "-published_at", "-id"], name="blog_post_status_newest_idx"
+            ),
+            # The featured list: a small partial index, newest first.
+            models.Index(
+                fields=["-published_at", "-id"],
+                condition=Q(status="published", featured=True),
+                name="blog_post_featured_newest_idx",
+            ),
+            # The admin changelist, ordered newest first over every status.
+            models.Index(fields=["-published_at", "-id"], name="blog_post_newest_idx"),
+            # ?q= on PostgreSQL. Tag lookups use the tag_id index Django puts on the M2M table.
+            GinIndex(POST_SEARCH_VECTOR, name="blog_post_search_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

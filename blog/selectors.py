@@ -1,0 +1,70 @@
+"""Reads for the blog: published posts only, each query in constant count whatever the page.
+
+Every list is ordered newest first by ``(-published_at, -id)``, the order the indexes on
+``Post`` are built for.
+"""
+
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import Prefetch, Q, QuerySet
+
+from blog.errors import PostNotFound
+from blog.models import POST_SEARCH_VECTOR, SEARCH_CONFIG, Post, Tag
+
+NEWEST_FIRST = ("-published_at", "-id")
+
+
+def _published_posts() -> QuerySet[Post]:
+    """Published posts with what the API shows of them: two queries for any number of posts."""
+    return (
+        Post.objects.filter(status=Post.Status.PUBLISHED)
+        .select_related("author")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+    )
+
+
+def _search(posts: QuerySet[Post], query: str) -> QuerySet[Post]:
+    """Filter ``posts`` to those matching ``query``; the order is left to the caller.
+
+    PostgreSQL: a websearch query (``"exact phrase"``, ``-excluded``, ``or``) against the
+    indexed search vector; results are not ranked, so pagination stays a cheap index walk.
+    Other databases (SQLite in development): every word must appear, case-insensitively, in
+    the title, excerpt or body.
+    """
+    # The primary's vendor: replicas are copies of it, and asking the router for the query's
+    # alias here would count a read that never happens.
+    if connection.vendor == "postgresql":
+        return posts.alias(search=POST_SEARCH_VECTOR).filter(
+            search=SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+        )
+    for word in query.split():
+        posts = posts.filter(
+            Q(title__icontains=word) | Q(excerpt__icontains=word) | Q(body__icontains=word)
+        )
+    return posts
+
+
+def post_list_published(*, tag: str | None = None, query: str | None = None) -> QuerySet[Post]:
+    """Published posts, newest first, optionally with the tag named ``tag`` and matching the
+    full-text ``query``. Lazy, so the caller paginates it."""
+    posts = _published_posts()
+    if tag:
+        # Tag names are lowercase. A post has a tag at most once (the M2M table is unique), so
+        # this join never duplicates a post.
+        posts = posts.filter(tags__name=tag.lower())
+    if query:
+        posts = _search(posts, query)
+    return posts.order_by(*NEWEST_FIRST)
+
+
+def get_featured_posts(*, limit: int = 10) -> list[Post]:
+    """Up to ``limit`` (at least 1) featured published posts, newest first."""
+    return list(_published_posts().filter(featured=True).order_by(*NEWEST_FIRST)[:limit])
+
+
+def post_get_published(*, slug: str) -> Post:
+    """The published post with ``slug``; raises ``PostNotFound`` for drafts and unknown slugs."""
+    try:
+        return _published_posts().get(slug=slug)
+    except Post.DoesNotExist:
+        raise PostNotFound() from None

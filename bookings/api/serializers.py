@@ -1,0 +1,109 @@
+from rest_framework import serializers
+
+from bookings.models import Booking, Package, ServiceZone
+from core.http.serializers import MoneyField, StrictInputSerializer
+
+# US ZIP code: 5 digits, optionally ZIP+4.
+POSTCODE_REGEX = r"^\d{5}(-\d{4})?$"
+MAX_PARTY = 1000  # far above any package; only keeps absurd numbers out of the arithmetic
+
+
+class PackageSerializer(serializers.ModelSerializer):
+    price_per_adult = MoneyField()
+    price_per_child = MoneyField()
+    minimum_total = MoneyField()
+
+    class Meta:
+        model = Package
+        fields = [
+            "id",
+            "name",
+            "description",
+            "price_per_adult",
+            "price_per_child",
+            "minimum_total",
+            "min_guests",
+            "max_guests",
+            "currency",
+        ]
+
+
+class ServiceZoneSerializer(serializers.ModelSerializer):
+    postcode_prefixes = serializers.ListField(child=serializers.CharField())
+    travel_fee = MoneyField()
+
+    class Meta:
+        model = ServiceZone
+        fields = ["name", "postcode_prefixes", "travel_fee"]
+
+
+class ServiceAreaSerializer(serializers.Serializer):
+    zones = ServiceZoneSerializer(many=True)
+    currency = serializers.CharField()
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
+class SlotAvailabilitySerializer(serializers.Serializer):
+    start_time = serializers.TimeField(format="%H:%M")
+    capacity = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+
+
+class DayAvailabilitySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    slots = SlotAvailabilitySerializer(many=True)
+
+
+class QuoteInputSerializer(StrictInputSerializer):
+    package = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    event_date = serializers.DateField()
+    start_time = serializers.TimeField()
+    adults = serializers.IntegerField(min_value=1, max_value=MAX_PARTY)
+    children = serializers.IntegerField(min_value=0, max_value=MAX_PARTY, default=0)
+    postcode = serializers.RegexField(
+        POSTCODE_REGEX, max_length=10, error_messages={"invalid": "Enter a US ZIP code."}
+    )
+
+
+class BookingInputSerializer(QuoteInputSerializer):
+    address = serializers.CharField(max_length=300)
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class QuoteSerializer(serializers.Serializer):
+    subtotal = MoneyField()
+    travel_fee = MoneyField()
+    total = MoneyField()
+    deposit_due = MoneyField()
+    currency = serializers.CharField()
+
+
+class BookingSerializer(serializers.ModelSerializer):
+    package = serializers.IntegerField(source="package_id")
+    package_name = serializers.CharField(source="package.name")
+    start_time = serializers.TimeField(format="%H:%M")
+    quote = QuoteSerializer(source="*", read_only=True)
+    amount_paid = MoneyField()
+
+    class Meta:
+        model = Booking
+        fields = [
+            "id",
+            "status",
+            "package",
+            "package_name",
+            "event_date",
+            "start_time",
+            "adults",
+            "children",
+            "address",
+            "postcode",
+            "notes",
+            "quote",
+            "amount_paid",
+            "created_at",
+        ]

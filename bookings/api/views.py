@@ -1,0 +1,142 @@
+import datetime
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bookings import selectors, services
+from bookings.api.serializers import (
+    AvailabilityQuerySerializer,
+    BookingInputSerializer,
+    BookingSerializer,
+    DayAvailabilitySerializer,
+    PackageSerializer,
+    QuoteInputSerializer,
+    QuoteSerializer,
+    ServiceAreaSerializer,
+)
+from core.http.pagination import NewestFirstCursorPagination
+
+
+class PackageListView(ListAPIView):
+    """Active menu packages (a short list: not paginated)."""
+
+    permission_classes = [AllowAny]
+    serializer_class = PackageSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.package_list_active()
+
+
+class ServiceAreaView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ServiceAreaSerializer})
+    def get(self, request: Request) -> Response:
+        body = {
+            "zones": selectors.service_zone_list_active(),
+            "currency": settings.BOOKING_CURRENCY,
+        }
+        return Response(ServiceAreaSerializer(body).data)
+
+
+class AvailabilityView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", datetime.date, required=True),
+            OpenApiParameter("end", datetime.date, required=True),
+        ],
+        responses={200: DayAvailabilitySerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        query = AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start"], query.validated_data["end"]
+        if end < start:
+            raise ValidationError({"end": ["Must not be before start."]})
+        max_days = settings.AVAILABILITY_MAX_RANGE_DAYS
+        if (end - start).days + 1 > max_days:
+            raise ValidationError({"end": [f"The range may span at most {max_days} days."]})
+        days = selectors.availability_for_range(start=start, end=end)
+        return Response(DayAvailabilitySerializer(days, many=True).data)
+
+
+class QuoteView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=QuoteInputSerializer, responses={200: QuoteSerializer})
+    def post(self, request: Request) -> Response:
+        data = QuoteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = data.validated_data
+        package = selectors.package_get_active(package_id=order["package"])
+        selectors.slot_capacity(date=order["event_date"], start_time=order["start_time"])
+        quote = selectors.quote_calculate(
+            package=package,
+            adults=order["adults"],
+            children=order["children"],
+            postcode=order["postcode"],
+        )
+        return Response(QuoteSerializer(quote).data)
+
+
+class BookingListCreateView(APIView):
+    """The caller's own bookings (GET) and a new booking (POST)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: BookingSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        paginator = NewestFirstCursorPagination()
+        bookings = selectors.booking_list_for_customer(customer=request.user)
+        page = paginator.paginate_queryset(bookings, request, view=self)
+        return paginator.get_paginated_response(BookingSerializer(page, many=True).data)
+
+    @extend_schema(request=BookingInputSerializer, responses={201: BookingSerializer})
+    def post(self, request: Request) -> Response:
+        data = BookingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = data.validated_data
+        booking = services.booking_create(
+            customer=request.user,
+            package_id=order["package"],
+            event_date=order["event_date"],
+            start_time=order["start_time"],
+            adults=order["adults"],
+            children=order["children"],
+            postcode=order["postcode"],
+            address=order["address"],
+            notes=order["notes"],
+        )
+        booking.amount_paid = 0  # a new booking has no payments yet
+        return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
+
+
+class BookingDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: BookingSerializer})
+    def get(self, request: Request, booking_id: int) -> Response:
+        booking = selectors.booking_get_for_customer(customer=request.user, booking_id=booking_id)
+        return Response(BookingSerializer(booking).data)
+
+
+class BookingCancelView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: BookingSerializer})
+    def post(self, request: Request, booking_id: int) -> Response:
+        # Ownership first: another customer's booking is a 404 before any rule is checked.
+        selectors.booking_get_for_customer(customer=request.user, booking_id=booking_id)
+        services.booking_cancel(booking_id=booking_id)
+        booking = selectors.booking_get_for_customer(customer=request.user, booking_id=booking_id)
+        return Response(BookingSerializer(booking).data)

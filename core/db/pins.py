@@ -1,0 +1,208 @@
+"""Read-your-writes across requests: who is pinned to the primary, and for how long.
+
+After a request writes, its client reads the primary for ``REPLICA_PIN_SECONDS``:
+
+- by user id in the shared cache (Redis), so the pin holds on every gunicorn worker and
+  backend, and for token clients that keep no cookies;
+- by a signed cookie for clients without an ``Authorization`` header (anonymous and session
+  clients); it needs no cache round trip.
+
+Token clients are the hard case: DRF authenticates inside the view, after every middleware,
+and its token lookup is itself a read that a stale replica would answer "no such token" (401
+right after login). So the token in the ``Authorization`` header is resolved before that
+lookup, lazily on the request's first routed read: token -> user id comes from the cache, or,
+on a miss, from the primary (a token unknown to the primary reads the primary, so a revoked
+token is refused at once). A token younger than the pin window pins its user: it was just
+issued by a login, which is a write this client's next requests must see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.apps import apps
+from django.core.cache import caches
+from django.db import DEFAULT_DB_ALIAS
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.functional import LazyObject, empty
+
+from core.db import conf, metrics
+
+logger = logging.getLogger(__name__)
+
+USER_PIN_KEY = "db-pin:user:{user_id}"
+TOKEN_USER_KEY = "db-pin:token:{digest}"  # noqa: S105 - a cache key, not a secret
+# Token -> user id never changes for a key, so the mapping may outlive pins by far.
+TOKEN_USER_SECONDS = 600
+
+
+class PinStore:
+    """User pins and token -> user ids in the cache named by ``REPLICA_PIN_CACHE``.
+
+    A cache failure is reported as "unknown": the caller then reads the primary, because a
+    stale read is a correctness bug and an extra primary read is only a cost.
+    """
+
+    def __init__(self) -> None:
+        self._healthy = True
+
+    @property
+    def cache(self):
+        return caches[conf.get("REPLICA_PIN_CACHE")]
+
+    def pin_user(self, user_id: Any, seconds: float) -> None:
+        self._call(self.cache.set, USER_PIN_KEY.format(user_id=user_id), 1, max(1, round(seconds)))
+
+    def user_pinned(self, user_id: Any) -> bool | None:
+        """True/False, or None when the cache cannot say."""
+        found = self._call(self.cache.get, USER_PIN_KEY.format(user_id=user_id))
+        return None if found is _FAILED else found is not None
+
+    def token_user(self, digest: str) -> Any:
+        found = self._call(self.cache.get, TOKEN_USER_KEY.format(digest=digest))
+        return None if found is _FAILED else found
+
+    def remember_token_user(self, digest: str, user_id: Any) -> None:
+        key = TOKEN_USER_KEY.format(digest=digest)
+        self._call(self.cache.set, key, user_id, TOKEN_USER_SECONDS)
+
+    def _call(self, method, *args):
+        try:
+            result = method(*args)
+        except Exception as exc:  # the cache backend's own errors (redis.ConnectionError, ...)
+            if self._healthy:
+                self._healthy = False
+                logger.warning("pin store unavailable (%s); pinned clients read the primary", exc)
+            return _FAILED
+        if not self._healthy:
+            self._healthy = True
+            logger.warning("pin store available again")
+        return result
+
+
+_FAILED = object()
+store = PinStore()
+
+
+class ClientPins:
+    """The pins a request's client may carry, resolved lazily and at most once each."""
+
+    cookie_name = "replica_pin"
+    cookie_salt = "core.db.pins"
+    auth_scheme = "token"  # DRF TokenAuthentication.keyword, compared case-insensitively
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.request = request
+        self._reason: str | None = None
+        self._cookie_checked = False
+        self._token_checked = False
+        self._token_user_id: Any = None
+        self._checked_user_id: Any = None
+
+    # ------------------------------------------------------------------ request start
+    def pin_reason(self) -> str | None:
+        """Why this client reads the primary now, or None (called on each routed read)."""
+        if self._reason is not None:
+            return self._reason
+        if not self._cookie_checked:
+            self._cookie_checked = True
+            if self._cookie_pinned():
+                self._reason = "client_cookie"
+                return self._reason
+        if not self._token_checked:
+            self._token_checked = True
+            self._resolve_token()
+            if self._reason is not None:
+                return self._reason
+        user_id = self.user_id()
+        if user_id is not None and user_id != self._checked_user_id:
+            # Checked once per request; a user known only after DRF authenticated (session or
+            # other schemes) is checked at the first read after authentication.
+            self._checked_user_id = user_id
+            pinned = store.user_pinned(user_id)
+            if pinned is None:
+                metrics.FALLBACKS.labels("pin_store_unavailable").inc()
+                self._reason = "client_pin_unknown"
+            elif pinned:
+                self._reason = "client_user"
+        return self._reason
+
+    def _cookie_pinned(self) -> bool:
+        if self.cookie_name not in self.request.COOKIES:
+            return False
+        value = self.request.get_signed_cookie(
+            self.cookie_name, default=None, salt=self.cookie_salt, max_age=conf.pin_seconds()
+        )
+        return value is not None
+
+    def token_key(self) -> str | None:
+        parts = self.request.META.get("HTTP_AUTHORIZATION", "").split()
+        if len(parts) != 2 or parts[0].lower() != self.auth_scheme:
+            return None
+        return parts[1]
+
+    def _resolve_token(self) -> None:
+        key = self.token_key()
+        if key is None or not apps.is_installed("rest_framework.authtoken"):
+            return
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        user_id = store.token_user(digest)
+        if user_id is not None:
+            self._token_user_id = user_id
+            return
+        from rest_framework.authtoken.models import Token
+
+        row = (
+            Token.objects.using(DEFAULT_DB_ALIAS)
+            .filter(key=key)
+            .values_list("user_id", "created")
+            .first()
+        )
+        if row is None:
+            self._reason = "client_unknown_token"
+            return
+        user_id, created = row
+        self._token_user_id = user_id
+        store.remember_token_user(digest, user_id)
+        age = timezone.now() - created
+        window = timedelta(seconds=conf.pin_seconds())
+        if age < window:
+            store.pin_user(user_id, (window - age).total_seconds())
+            self._reason = "client_new_token"
+
+    def user_id(self) -> Any:
+        """The client's user id if already known, without loading a session or user."""
+        if self._token_user_id is not None:
+            return self._token_user_id
+        user = self.request.__dict__.get("user")
+        if isinstance(user, LazyObject):
+            user = user._wrapped  # set once AuthenticationMiddleware's lazy user was loaded
+            if user is empty:
+                return None
+        if user is not None and getattr(user, "is_authenticated", False):
+            return user.pk
+        return None
+
+    # ------------------------------------------------------------------ response
+    def record_write(self, response: HttpResponse) -> None:
+        """Pin this client after a request that wrote: by user id and/or signed cookie."""
+        seconds = conf.pin_seconds()
+        user_id = self.user_id()
+        if user_id is not None:
+            store.pin_user(user_id, seconds)
+            metrics.PINS.labels("user").inc()
+        if "HTTP_AUTHORIZATION" not in self.request.META:
+            response.set_signed_cookie(
+                self.cookie_name,
+                "1",
+                salt=self.cookie_salt,
+                max_age=max(1, round(seconds)),
+                httponly=True,
+                samesite="Lax",
+                secure=self.request.is_secure(),
+            )
+            metrics.PINS.labels("cookie").inc()

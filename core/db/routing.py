@@ -1,0 +1,163 @@
+"""Where a read goes: routing state in contextvars, ``use_primary()``, and the decision itself.
+
+State lives in ``contextvars``, not thread locals: each request (or task) gets its own
+``RoutingState`` through ``routing_scope()``, and it follows the code into async views and
+``sync_to_async`` threads. New threads start with an empty context, so a thread pool inside a
+request does not inherit "this request wrote"; wrap such work in ``use_primary()`` when it must
+read the request's writes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import ContextDecorator, contextmanager
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from core.db import conf, metrics
+from core.db.health import registry
+
+
+class ClientPin(Protocol):
+    def pin_reason(self) -> str | None:
+        """Why this client must read the primary (e.g. "client_user"), or None."""
+
+
+@dataclass
+class RoutingState:
+    """What the router knows about the current request or task."""
+
+    wrote: bool = False
+    client: ClientPin | None = None
+    # The replica this request reads from, kept so its reads do not go back in time by
+    # alternating between replicas at different replay positions.
+    replica: str | None = None
+
+
+_state: ContextVar[RoutingState | None] = ContextVar("core_db_routing_state", default=None)
+_forced_primary: ContextVar[int] = ContextVar("core_db_forced_primary", default=0)
+_round_robin = itertools.count()
+
+
+def current_state() -> RoutingState | None:
+    return _state.get()
+
+
+@contextmanager
+def routing_scope(client: ClientPin | None = None) -> Iterator[RoutingState]:
+    """Give a request or task its own routing state: after its first write, it reads the primary.
+
+    The pinning middleware opens one per request; background tasks should open one per task.
+    """
+    token = _state.set(RoutingState(client=client))
+    try:
+        yield _state.get()  # type: ignore[misc]
+    finally:
+        _state.reset(token)
+
+
+class use_primary(ContextDecorator):
+    """Send every read to the primary inside the block or decorated function.
+
+    ``with use_primary(): ...`` or ``@use_primary()``; nests, and is safe across threads and
+    async tasks because it is a contextvar.
+    """
+
+    def __init__(self) -> None:
+        self._tokens: list[Token[int]] = []
+
+    def __enter__(self) -> use_primary:
+        self._tokens.append(_forced_primary.set(_forced_primary.get() + 1))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _forced_primary.reset(self._tokens.pop())
+
+    def _recreate_cm(self) -> use_primary:
+        # A decorated function may run in several threads at once: one instance per call.
+        return use_primary()
+
+
+def primary_forced() -> bool:
+    return _forced_primary.get() > 0
+
+
+def record_write() -> None:
+    """Note that the current request or task wrote: its later reads go to the primary."""
+    state = _state.get()
+    if state is not None:
+        state.wrote = True
+
+
+def read_alias(model: type[Any] | None) -> str:
+    """The alias for a read of ``model`` right now; counts the decision."""
+    replicas = conf.replica_aliases()
+    if not replicas or not conf.reads_enabled():
+        return _read_from(DEFAULT_DB_ALIAS)
+    reason = primary_reason(model)
+    if reason is not None:
+        metrics.PINNED_READS.labels(reason).inc()
+        return _read_from(DEFAULT_DB_ALIAS)
+    return _read_from(choose_replica(replicas) or DEFAULT_DB_ALIAS)
+
+
+def primary_reason(model: type[Any] | None) -> str | None:
+    """Why this read must use the primary although replicas exist, or None."""
+    if _forced_primary.get():
+        return "use_primary"
+    if connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        # A transaction reads its own uncommitted writes, and select_for_update needs the primary.
+        return "atomic"
+    if model is not None and model._meta.label_lower in conf.primary_models():
+        return "primary_model"
+    state = _state.get()
+    if state is None:
+        return None
+    if state.wrote:
+        return "request_write"
+    if state.client is not None:
+        return state.client.pin_reason()
+    return None
+
+
+def choose_replica(replicas: list[str]) -> str | None:
+    """A usable replica (sticky within a request, round-robin by weight across requests).
+
+    None when no replica is usable; the fallback is counted with the first skipped one's state.
+    """
+    state = _state.get()
+    if state is not None and state.replica in replicas and registry.health(state.replica).usable:
+        return state.replica
+    usable: list[str] = []
+    skipped: list[str] = []
+    for alias in replicas:
+        health = registry.health(alias)
+        if health.usable:
+            usable.append(alias)
+        else:
+            skipped.append(health.state)
+    if not usable:
+        metrics.FALLBACKS.labels(f"replica_{skipped[0]}").inc()
+        return None
+    choice = _weighted_round_robin(usable)
+    if state is not None:
+        state.replica = choice
+    return choice
+
+
+def _weighted_round_robin(aliases: list[str]) -> str:
+    if len(aliases) == 1:
+        return aliases[0]
+    weights = conf.weights()
+    ring = [alias for alias in aliases for _ in range(max(0, int(weights.get(alias, 1))))]
+    ring = ring or aliases
+    return ring[next(_round_robin) % len(ring)]
+
+
+def _read_from(alias: str) -> str:
+    metrics.READS.labels(alias).inc()
+    return alias

@@ -1,0 +1,43 @@
+"""The data stores of the stack together: one PostgreSQL cluster and one Redis server."""
+
+from __future__ import annotations
+
+from core.localservers.postgres import PostgresCluster
+from core.localservers.redis import RedisServer
+
+
+class LocalServers:
+    """Start a PostgreSQL cluster (primary + ``replicas``) and, unless ``redis=False``, Redis."""
+
+    def __init__(self, *, replicas: int = 1, redis: bool = True, database: str = "myhibachi"):
+        self.postgres = PostgresCluster(replicas=replicas, database=database)
+        self.redis = RedisServer() if redis else None
+
+    def __enter__(self) -> LocalServers:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalServers:
+        self.postgres.start()
+        try:
+            if self.redis is not None:
+                self.redis.start()
+        except BaseException:
+            self.postgres.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self.postgres.stop()
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis.cleanup()
+
+    def env(self) -> dict[str, str]:
+        """The environment variables the settings read: DATABASE_URL, ..., REDIS_URL."""
+        env = self.postgres.env()
+        if self.redis is not None:
+            env.update(self.redis.env())
+        return env

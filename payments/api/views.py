@@ -1,0 +1,84 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.http import idempotency
+from core.http.pagination import NewestFirstCursorPagination
+from payments import selectors, services
+from payments.api.serializers import PaymentInputSerializer, PaymentSerializer
+
+
+class PaymentListCreateView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: PaymentSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        paginator = NewestFirstCursorPagination()
+        payments = selectors.payment_list_for_customer(customer=request.user)
+        page = paginator.paginate_queryset(payments, request, view=self)
+        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=PaymentInputSerializer,
+        responses={201: PaymentSerializer},
+        parameters=[
+            OpenApiParameter(
+                idempotency.HEADER,
+                str,
+                location=OpenApiParameter.HEADER,
+                required=True,
+                description="A unique key per payment attempt; a retry with it replays.",
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        key = idempotency.validate_key(request.headers.get(idempotency.HEADER))
+
+        def create() -> tuple[int, dict]:
+            data = PaymentInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            payment = data.validated_data
+            created = services.payment_create(
+                customer=request.user,
+                booking_id=payment["booking"],
+                kind=payment["kind"],
+                amount=payment["amount"],
+                idempotency_key=key,
+            )
+            context = {"client_secret": created.client_secret}
+            return status.HTTP_201_CREATED, PaymentSerializer(created.payment, context=context).data
+
+        result = idempotency.run_idempotent(
+            user=request.user, scope="payments.create", key=key, payload=request.data, work=create
+        )
+        response = Response(result.body, status=result.status)
+        if result.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class PaymentDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: PaymentSerializer})
+    def get(self, request: Request, payment_id: int) -> Response:
+        payment = selectors.payment_get_for_customer(customer=request.user, payment_id=payment_id)
+        return Response(PaymentSerializer(payment).data)
+
+
+class StripeWebhookView(APIView):
+    """Signed events from Stripe. The raw body is verified, so DRF must not parse it first."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=None, responses={200: None})
+    def post(self, request: Request) -> Response:
+        event = services.stripe_webhook_verify(
+            payload=request.body, signature=request.headers.get("Stripe-Signature")
+        )
+        applied = services.stripe_event_apply(event=event)
+        return Response({"received": True, "applied": applied})

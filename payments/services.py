@@ -1,0 +1,198 @@
+"""Writes of the payments app: taking payments, staff settling them, applying provider events."""
+
+import datetime
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from bookings import lock_objects as booking_locks
+from bookings.models import Booking
+from core.http.errors import InvalidInput, NotFound
+from payments import lock_objects, providers, selectors
+from payments.errors import (
+    BookingNotPayable,
+    DepositAlreadyPaid,
+    InvalidStatusTransition,
+    InvalidWebhook,
+)
+from payments.models import Payment, ProviderEvent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CreatedPayment:
+    payment: Payment
+    client_secret: str | None
+
+
+def payment_create(
+    *, customer: User, booking_id: int, kind: str, amount: int, idempotency_key: str
+) -> CreatedPayment:
+    """Start a deposit or balance payment for the customer's own booking.
+
+    The deposit must be exactly the booking's ``deposit_due``; a balance payment at most what
+    is still owed after succeeded and pending payments. The booking row is locked while this is
+    checked, so two concurrent payments cannot both take the last of the balance.
+    Call inside the idempotency guard (``core.http.idempotency.run_idempotent``).
+    """
+    with transaction.atomic():
+        try:
+            booking = booking_locks.booking_lock(booking_id=booking_id)
+        except Booking.DoesNotExist:
+            raise NotFound("Booking not found.") from None
+        if booking.customer_id != customer.pk:
+            raise NotFound("Booking not found.")
+        if booking.status not in Booking.HOLDING_STATUSES:
+            raise BookingNotPayable()
+
+        if kind == Payment.Kind.DEPOSIT:
+            if selectors.booking_has_open_deposit(booking_id=booking.pk):
+                raise DepositAlreadyPaid()
+            if amount != booking.deposit_due:
+                raise InvalidInput(
+                    "amount", f"The deposit for this booking is {booking.deposit_due} cents."
+                )
+        else:
+            owed = booking.total - selectors.booking_amount_committed(booking_id=booking.pk)
+            if owed <= 0:
+                raise BookingNotPayable("This booking is already paid in full.")
+            if amount > owed:
+                raise InvalidInput("amount", f"At most {owed} cents are owed on this booking.")
+
+        provider = providers.get_provider()
+        payment = Payment.objects.create(
+            booking=booking,
+            kind=kind,
+            amount=amount,
+            currency=booking.currency,
+            provider=provider.name,
+        )
+        intent = provider.create_intent(
+            payment=payment, idempotency_key=f"payment-{customer.pk}-{idempotency_key}"
+        )
+        if intent.reference:
+            payment.provider_reference = intent.reference
+            payment.save(update_fields=["provider_reference", "updated_at"])
+    return CreatedPayment(payment=payment, client_secret=intent.client_secret)
+
+
+def payment_mark_succeeded(
+    *, payment_id: int, reference: str = "", now: datetime.datetime | None = None
+) -> Payment:
+    """Staff confirm a manual payment arrived, or the provider confirmed it."""
+    return _settle(payment_id=payment_id, to=Payment.Status.SUCCEEDED, reference=reference, now=now)
+
+
+def payment_mark_failed(*, payment_id: int, now: datetime.datetime | None = None) -> Payment:
+    return _settle(payment_id=payment_id, to=Payment.Status.FAILED, reference="", now=now)
+
+
+def payment_mark_refunded(*, payment_id: int, now: datetime.datetime | None = None) -> Payment:
+    """The provider refunded a succeeded payment in full; it no longer counts as paid."""
+    with transaction.atomic():
+        payment = lock_objects.payment_lock(payment_id=payment_id)
+        if payment.status != Payment.Status.SUCCEEDED:
+            raise InvalidStatusTransition(f"A {payment.status} payment cannot be refunded.")
+        payment.status = Payment.Status.REFUNDED
+        payment.settled_at = now or timezone.now()
+        payment.save(update_fields=["status", "settled_at", "updated_at"])
+    return payment
+
+
+def _settle(*, payment_id: int, to: str, reference: str, now: datetime.datetime | None) -> Payment:
+    with transaction.atomic():
+        payment = lock_objects.payment_lock(payment_id=payment_id)
+        if payment.status != Payment.Status.PENDING:
+            raise InvalidStatusTransition(f"A {payment.status} payment cannot become {to}.")
+        payment.status = to
+        payment.settled_at = now or timezone.now()
+        fields = ["status", "settled_at", "updated_at"]
+        if reference:
+            payment.provider_reference = reference
+            fields.append("provider_reference")
+        payment.save(update_fields=fields)
+    return payment
+
+
+# ------------------------------------------------------------------------------ Stripe webhooks
+
+
+def stripe_webhook_verify(*, payload: bytes, signature: str | None) -> dict[str, Any]:
+    """Return the event if ``Stripe-Signature`` is valid and recent, else ``InvalidWebhook``.
+
+    The SDK checks the HMAC with STRIPE_WEBHOOK_SECRET and refuses timestamps older than the
+    tolerance, so a captured delivery cannot be replayed later.
+    """
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret or not signature:
+        raise InvalidWebhook()
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload, signature, secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+        )
+        event = json.loads(payload)
+    except (stripe.SignatureVerificationError, ValueError, UnicodeDecodeError):
+        raise InvalidWebhook() from None
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        raise InvalidWebhook("The event has no id.")
+    return event
+
+
+def stripe_event_apply(*, event: dict[str, Any]) -> bool:
+    """Apply a verified Stripe event at most once; return False for a repeated event.
+
+    The event row and its effect commit together: a crash in between leaves neither, so the
+    provider's retry applies it then.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                ProviderEvent.objects.create(
+                    provider=Payment.Provider.STRIPE,
+                    event_id=event["id"],
+                    event_type=str(event.get("type", ""))[:100],
+                    payload=event,
+                )
+        except IntegrityError:
+            return False
+        _stripe_event_effect(event)
+    return True
+
+
+def _stripe_event_effect(event: dict[str, Any]) -> None:
+    event_type = event.get("type")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        return
+    if event_type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+        payment = selectors.payment_by_provider_reference(
+            provider=Payment.Provider.STRIPE, reference=str(obj.get("id", ""))
+        )
+    elif event_type == "charge.refunded":
+        payment = selectors.payment_by_provider_reference(
+            provider=Payment.Provider.STRIPE, reference=str(obj.get("payment_intent", ""))
+        )
+    else:
+        return  # an event we do not act on is recorded and acknowledged
+    if payment is None:
+        logger.warning("stripe event %s for an unknown payment", event["id"])
+        return
+    try:
+        if event_type == "payment_intent.succeeded":
+            payment_mark_succeeded(payment_id=payment.pk)
+        elif event_type == "payment_intent.payment_failed":
+            payment_mark_failed(payment_id=payment.pk)
+        elif obj.get("refunded") is True:
+            payment_mark_refunded(payment_id=payment.pk)
+    except InvalidStatusTransition:
+        # Events can arrive out of order; one that no longer applies changes nothing.
+        logger.info("stripe event %s does not apply to payment %s", event["id"], payment.pk)

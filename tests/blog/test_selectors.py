@@ -1,0 +1,61 @@
+"""Reads: only published posts, newest first."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from blog import selectors
+from blog.errors import PostNotFound
+from tests.blog.conftest import MakePost
+
+pytestmark = pytest.mark.django_db
+
+
+def test_post_list_published_is_newest_first(make_post: MakePost):
+    # given
+    now = timezone.now()
+    make_post(slug="middle", published_at=now - timedelta(days=2))
+    make_post(slug="draft", published=False)
+    make_post(slug="newest", published_at=now - timedelta(days=1))
+    make_post(slug="oldest", published_at=now - timedelta(days=3))
+
+    # when
+    posts = selectors.post_list_published()
+
+    # then
+    assert [post.slug for post in posts] == ["newest", "middle", "oldest"]
+
+
+def test_get_featured_posts_respects_the_limit(make_post: MakePost):
+    # given
+    for n in range(4):
+        make_post(slug=f"featured-{n}", featured=True)
+    make_post(slug="plain")
+
+    # when
+    posts = selectors.get_featured_posts(limit=2)
+
+    # then
+    assert [post.slug for post in posts] == ["featured-0", "featured-1"]
+
+
+def test_post_get_published_finds_a_published_post(make_post: MakePost):
+    # given
+    make_post(slug="teriyaki", tags=["recipes"])
+
+    # when
+    post = selectors.post_get_published(slug="teriyaki")
+
+    # then
+    assert post.slug == "teriyaki"
+    assert [tag.name for tag in post.tags.all()] == ["recipes"]
+
+
+def test_post_get_published_hides_drafts(make_post: MakePost):
+    # given
+    make_post(slug="secret", published=False)
+
+    # when / then
+    with pytest.raises(PostNotFound):
+        selectors.post_get_published(slug="secret")
