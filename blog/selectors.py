@@ -1,4 +1,4 @@
-"""Reads for the blog: published posts only, each query in constant count whatever the page.
+"""Reads for the blog: published posts only, in a constant number of queries per page.
 
 Every list is ordered newest first by ``(-published_at, -id)``, the order the indexes on
 ``Post`` are built for.

@@ -17,8 +17,24 @@ DEMO_EMAIL_DOMAIN = "demo.myhibachi.com"
 
 PACKAGES = [
     # name, description, per adult, per child, minimum total (cents), min, max guests
-    ("Classic Hibachi", "Fried rice, vegetables, salad, chicken and steak.", 6000, 3000, 60000, 8, 30),
-    ("Premium Surf & Turf", "Filet mignon, lobster tail, scallops and shrimp.", 9500, 4500, 90000, 8, 30),
+    (
+        "Classic Hibachi",
+        "Fried rice, vegetables, salad, chicken and steak.",
+        6000,
+        3000,
+        60000,
+        8,
+        30,
+    ),
+    (
+        "Premium Surf & Turf",
+        "Filet mignon, lobster tail, scallops and shrimp.",
+        9500,
+        4500,
+        90000,
+        8,
+        30,
+    ),
     ("Family Feast", "A generous spread for family gatherings.", 5500, 2500, 50000, 10, 40),
     ("Corporate Grill", "Team events with a show; invoices available.", 7500, 3500, 150000, 20, 60),
 ]
@@ -180,7 +196,9 @@ def _demo_booking(
         total=quote.total,
         deposit_due=quote.deposit_due,
         currency=settings.BOOKING_CURRENCY,
-        confirmed_at=now if status in (Booking.Status.CONFIRMED, Booking.Status.COMPLETED) else None,
+        confirmed_at=now
+        if status in (Booking.Status.CONFIRMED, Booking.Status.COMPLETED)
+        else None,
         completed_at=now if status == Booking.Status.COMPLETED else None,
         cancelled_at=now if status == Booking.Status.CANCELLED else None,
     )

@@ -44,9 +44,7 @@ class StripeProvider:
     name = Payment.Provider.STRIPE
 
     def __init__(self, api_key: str, http_client: stripe.HTTPClient | None = None):
-        self.client = stripe.StripeClient(
-            api_key, max_network_retries=2, http_client=http_client
-        )
+        self.client = stripe.StripeClient(api_key, max_network_retries=2, http_client=http_client)
 
     def create_intent(self, *, payment: Payment, idempotency_key: str) -> ProviderIntent:
         try:

@@ -6,7 +6,7 @@ from .base import *  # noqa: F403
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 REST_FRAMEWORK = {
-    **REST_FRAMEWORK,  # noqa: F405
+    **REST_FRAMEWORK,
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -14,6 +14,6 @@ REST_FRAMEWORK = {
 }
 # Let whitenoise serve from the app directories without collectstatic.
 STORAGES = {
-    **STORAGES,  # noqa: F405
+    **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }

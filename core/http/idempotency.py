@@ -111,9 +111,7 @@ def run_idempotent(
 def _locked_key(*, user: Any, scope: str, key: str) -> IdempotencyKey | None:
     """The live stored key, locked; an expired one is deleted so the key can be reused."""
     record = (
-        IdempotencyKey.objects.select_for_update()
-        .filter(user=user, scope=scope, key=key)
-        .first()
+        IdempotencyKey.objects.select_for_update().filter(user=user, scope=scope, key=key).first()
     )
     if record is None:
         return None
@@ -127,9 +125,7 @@ def _locked_key(*, user: Any, scope: str, key: str) -> IdempotencyKey | None:
 def _replay(record: IdempotencyKey, fingerprint: str) -> IdempotentResult:
     if record.request_fingerprint != fingerprint:
         raise IdempotencyConflict()
-    return IdempotentResult(
-        status=record.response_status, body=record.response_body, replayed=True
-    )
+    return IdempotentResult(status=record.response_status, body=record.response_body, replayed=True)
 
 
 def purge_expired_keys(*, now: Any = None) -> int:

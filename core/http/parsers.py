@@ -24,4 +24,3 @@ class BoundedJSONParser(JSONParser):
                 raise PayloadTooLarge()
             stream = io.BytesIO(raw)
         return super().parse(stream, media_type, parser_context)
-

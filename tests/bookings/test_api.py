@@ -18,9 +18,7 @@ AVAILABILITY = "/api/v1/bookings/availability/"
 def test_packages_lists_active_packages(api_client, catalogue):
     from bookings.models import Package
 
-    Package.objects.create(
-        name="Retired", price_per_adult=1, price_per_child=1, is_active=False
-    )
+    Package.objects.create(name="Retired", price_per_adult=1, price_per_child=1, is_active=False)
     response = api_client.get("/api/v1/packages/")
     assert response.status_code == 200
     assert response.json() == [
@@ -42,7 +40,11 @@ def test_service_area_lists_zones(api_client, catalogue):
     response = api_client.get("/api/v1/bookings/service-area/")
     assert response.status_code == 200
     zones = {zone["name"]: zone for zone in response.json()["zones"]}
-    assert zones["LA West"] == {"name": "LA West", "postcode_prefixes": ["9004"], "travel_fee": 2500}
+    assert zones["LA West"] == {
+        "name": "LA West",
+        "postcode_prefixes": ["9004"],
+        "travel_fee": 2500,
+    }
 
 
 class TestAvailability:
@@ -122,13 +124,17 @@ class TestQuote:
     def test_bad_fields_are_400(self, api_client, catalogue, field, value):
         body = order(catalogue, **{field: value})
         del body["address"], body["notes"]
-        body_out = assert_error(api_client.post(QUOTE, body, format="json"), 400, "validation_error")
+        body_out = assert_error(
+            api_client.post(QUOTE, body, format="json"), 400, "validation_error"
+        )
         assert field in body_out["errors"]
 
     def test_unknown_fields_are_400(self, api_client, catalogue):
         body = order(catalogue, discount=100)
         del body["address"], body["notes"]
-        body_out = assert_error(api_client.post(QUOTE, body, format="json"), 400, "validation_error")
+        body_out = assert_error(
+            api_client.post(QUOTE, body, format="json"), 400, "validation_error"
+        )
         assert body_out["errors"] == {"discount": ["Unknown field."]}
 
     def test_unscheduled_time_is_400(self, api_client, catalogue):
@@ -200,7 +206,9 @@ class TestListAndDetail:
         assert body["next"] is None and body["previous"] is None
 
     def test_pages_walk_every_booking_once(self, customer_client, catalogue, customer):
-        ids = {make_booking(catalogue, customer, event_date=days_ahead(10 + n)).pk for n in range(5)}
+        ids = {
+            make_booking(catalogue, customer, event_date=days_ahead(10 + n)).pk for n in range(5)
+        }
         seen: list[int] = []
         url = f"{BOOKINGS}?page_size=2"
         while url:
@@ -231,8 +239,20 @@ class TestListAndDetail:
         response = customer_client.get(f"{BOOKINGS}{booking.pk}/")
         assert response.status_code == 200
         body = response.json()
-        for field in ("id", "status", "package", "event_date", "start_time", "adults", "children",
-                      "address", "postcode", "quote", "amount_paid", "created_at"):
+        for field in (
+            "id",
+            "status",
+            "package",
+            "event_date",
+            "start_time",
+            "adults",
+            "children",
+            "address",
+            "postcode",
+            "quote",
+            "amount_paid",
+            "created_at",
+        ):
             assert field in body
 
     def test_other_customers_booking_is_404(self, other_client, catalogue, customer):

@@ -57,7 +57,9 @@ class TestCancel:
         booking = make_booking(catalogue, customer)
         starts = timezone.make_aware(datetime.datetime.combine(booking.event_date, EVENING))
         with pytest.raises(TooLateToCancel):
-            services.booking_cancel(booking_id=booking.pk, now=starts - datetime.timedelta(hours=48))
+            services.booking_cancel(
+                booking_id=booking.pk, now=starts - datetime.timedelta(hours=48)
+            )
         booking.refresh_from_db()
         assert booking.status == Booking.Status.PENDING
 

@@ -29,7 +29,7 @@ class FakeStripeServer(stripe.HTTPClient):
         self.by_key: dict[str, str] = {}
         self.fail = False
 
-    def request(self, method, url, headers, post_data=None, *, _usage=None):  # noqa: ANN001, ANN201
+    def request(self, method, url, headers, post_data=None, *, _usage=None):
         params = {k: v[0] for k, v in parse_qs(post_data or "").items()}
         key = (headers or {}).get("Idempotency-Key", "")
         self.requests.append({"method": method, "url": url, "params": params, "key": key})

@@ -80,7 +80,9 @@ class TestCreateManual:
             400,
             "validation_error",
         )
-        assert pay(customer_client, booking, key="c", kind="balance", amount=owed).status_code == 201
+        assert (
+            pay(customer_client, booking, key="c", kind="balance", amount=owed).status_code == 201
+        )
         assert_error(
             pay(customer_client, booking, key="d", kind="balance", amount=1),
             409,
@@ -114,7 +116,9 @@ class TestCreateManual:
 
 
 class TestCreateStripe:
-    def test_creates_an_intent_with_the_idempotency_key(self, customer_client, booking, stripe_server):
+    def test_creates_an_intent_with_the_idempotency_key(
+        self, customer_client, booking, stripe_server
+    ):
         response = pay(customer_client, booking, key="abc")
         assert response.status_code == 201, response.json()
         body = response.json()
@@ -132,7 +136,9 @@ class TestCreateStripe:
         assert replay.json()["client_secret"] == "pi_0001_secret_abc"
         assert len(stripe_server.requests) == 1
 
-    def test_stripe_down_is_502_and_nothing_is_stored(self, customer_client, booking, stripe_server):
+    def test_stripe_down_is_502_and_nothing_is_stored(
+        self, customer_client, booking, stripe_server
+    ):
         stripe_server.fail = True
         assert_error(pay(customer_client, booking), 502, "payment_provider_error")
         assert Payment.objects.count() == 0
@@ -160,7 +166,7 @@ class TestListAndDetail:
         pay(customer_client, booking, key="a")
         with django_assert_max_num_queries(3) as small:
             customer_client.get(PAYMENTS)
-        for n in range(12):
+        for _ in range(12):
             Payment.objects.create(
                 booking=booking, kind="balance", amount=1, provider="manual", status="failed"
             )
@@ -184,10 +190,14 @@ class TestStripeWebhook:
         detail = customer_client.get(f"/api/v1/bookings/{booking.pk}/").json()
         assert detail["amount_paid"] == booking.deposit_due
 
-    def test_a_repeated_event_changes_nothing(self, api_client, customer_client, booking, stripe_server):
+    def test_a_repeated_event_changes_nothing(
+        self, api_client, customer_client, booking, stripe_server
+    ):
         pay(customer_client, booking)
         payload, signature = signed(intent_event("evt_1", "payment_intent.succeeded", "pi_0001"))
-        api_client.post(WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature)
+        api_client.post(
+            WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+        )
         # staff refund it meanwhile; a re-delivered success must not resurrect it
         Payment.objects.update(status=Payment.Status.REFUNDED)
         again = api_client.post(
