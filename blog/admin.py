@@ -1,4 +1,4 @@
-"""Staff write posts here. The bulk actions go through blog.services; the edit form saves directly."""
+"""Staff write posts here; the bulk actions go through blog.services."""
 
 from django.contrib import admin, messages
 from django.db import models
