@@ -19,6 +19,7 @@ from accounts.models import User
 from blog.models import Post, Tag
 from core.db import use_primary
 from core.http.errors import InvalidInput
+from core.observability import metrics
 
 
 def _tags_named(names: Iterable[str]) -> list[Tag]:
@@ -68,6 +69,7 @@ def post_create(
             post.full_clean()
             post.save()
             post.tags.set(_tags_named(tags))
+            metrics.inc_on_commit(metrics.blog_posts_created)
     except IntegrityError:
         # Another post took the slug between full_clean() and the INSERT.
         raise InvalidInput("slug", "A post with this slug already exists.") from None

@@ -11,6 +11,7 @@ from accounts.models import User
 from bookings import lock_objects, selectors
 from bookings.errors import InvalidStatusTransition, SlotFull, TooLateToCancel
 from bookings.models import Booking, Chef
+from core.observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def booking_create(
             deposit_due=quote.deposit_due,
             currency=quote.currency,
         )
+        metrics.inc_on_commit(metrics.bookings_created)
     logger.info("booking created", extra={"booking_id": booking.pk, "customer_id": customer.pk})
     return booking
 

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.observability import views as observability_views
+from core.throttling.django_views import throttled
 
 api_v1 = [
     path("auth/", include("accounts.api.urls")),
@@ -20,6 +21,13 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", observability_views.healthz, name="healthz"),
     path("readyz", observability_views.readyz, name="readyz"),
+    path("metrics", observability_views.metrics, name="metrics"),
+    # Brute force on the staff login: the same per-IP and per-account limits as the API's.
+    path(
+        "admin/login/",
+        throttled(admin.site.login, scopes=["login_ip", "login_email"]),
+        name="admin-login",
+    ),
     path("admin/", admin.site.urls),
 ]
 

@@ -15,6 +15,7 @@ from accounts.models import User
 from bookings import lock_objects as booking_locks
 from bookings.models import Booking
 from core.http.errors import InvalidInput, NotFound
+from core.observability import metrics
 from payments import lock_objects, providers, selectors
 from payments.errors import (
     BookingNotPayable,
@@ -81,6 +82,7 @@ def payment_create(
         if intent.reference:
             payment.provider_reference = intent.reference
             payment.save(update_fields=["provider_reference", "updated_at"])
+        metrics.inc_on_commit(metrics.payments, provider=payment.provider, status=payment.status)
     return CreatedPayment(payment=payment, client_secret=intent.client_secret)
 
 
@@ -104,6 +106,7 @@ def payment_mark_refunded(*, payment_id: int, now: datetime.datetime | None = No
         payment.status = Payment.Status.REFUNDED
         payment.settled_at = now or timezone.now()
         payment.save(update_fields=["status", "settled_at", "updated_at"])
+        metrics.inc_on_commit(metrics.payments, provider=payment.provider, status=payment.status)
     return payment
 
 
@@ -119,6 +122,7 @@ def _settle(*, payment_id: int, to: str, reference: str, now: datetime.datetime 
             payment.provider_reference = reference
             fields.append("provider_reference")
         payment.save(update_fields=fields)
+        metrics.inc_on_commit(metrics.payments, provider=payment.provider, status=payment.status)
     return payment
 
 

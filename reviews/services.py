@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import User
 from bookings.models import Booking
 from core.http.errors import InvalidInput, NotFound
+from core.observability import metrics
 from reviews.errors import AlreadyReviewed, ReviewNotAllowed
 from reviews.models import MAX_RATING, MIN_RATING, RATINGS, Review
 
@@ -51,6 +52,7 @@ def review_submit(
                 body=body,
                 created_at=now or timezone.now(),
             )
+            metrics.inc_on_commit(metrics.user_reviews_submitted)
     except IntegrityError:
         # The booking already has a review: an earlier submission, or a concurrent one that
         # committed first (its INSERT held the index entry, ours waited, then failed).

@@ -17,6 +17,7 @@ from accounts.api.serializers import (
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_scopes = {"POST": ["login_ip"]}
 
     @extend_schema(request=RegisterInputSerializer, responses={201: UserSerializer})
     def post(self, request: Request) -> Response:
@@ -28,6 +29,9 @@ class RegisterView(APIView):
 
 class TokenView(APIView):
     """POST logs in (email + password -> token); DELETE revokes the presented token."""
+
+    # Brute force: limited per client IP and per targeted account.
+    throttle_scopes = {"POST": ["login_ip", "login_email"]}
 
     def get_permissions(self) -> list:
         if self.request.method == "DELETE":

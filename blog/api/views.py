@@ -25,6 +25,8 @@ class PublicBlogView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # Cheap to retry and cacheable: the first traffic shed under overload.
+    traffic_priority = {"GET": "low"}
 
 
 class PostListView(PublicBlogView, generics.ListAPIView):
@@ -33,6 +35,10 @@ class PostListView(PublicBlogView, generics.ListAPIView):
 
     serializer_class = PostSummarySerializer
     pagination_class = PublishedPostCursorPagination
+
+    def get_throttle_scopes(self, request: Request) -> list[str]:
+        # Full-text search costs far more than a page of the list: its own, tighter limit.
+        return ["search"] if request.query_params.get("q") else ["blog_list"]
 
     def get_queryset(self) -> QuerySet[Post]:
         params = PostListQuerySerializer(data=self.request.query_params)

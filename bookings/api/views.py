@@ -93,6 +93,8 @@ class BookingListCreateView(APIView):
     """The caller's own bookings (GET) and a new booking (POST)."""
 
     permission_classes = [IsAuthenticated]
+    throttle_scopes = {"POST": ["booking_create"]}
+    traffic_priority = {"POST": "critical"}
 
     @extend_schema(responses={200: BookingSerializer(many=True)})
     def get(self, request: Request) -> Response:

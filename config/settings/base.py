@@ -37,7 +37,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_prometheus",
     "core",
+    "core.observability",
     "accounts",
     "blog",
     "bookings",
@@ -46,16 +48,24 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request id + one JSON log line, then metrics: outermost, so they see every answer,
+    # including the ones middleware below gives (core/observability/middleware.py).
+    "core.observability.middleware.RequestLoggingMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "core.observability.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.throttling.shedding.LoadSheddingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.throttling.headers.RateLimitHeadersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Read-your-writes: a client that just wrote reads the primary (core/db/pins.py).
     "core.db.middleware.ReplicaPinningMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -120,9 +130,10 @@ REDIS_URL = env_str("REDIS_URL")
 CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "myhibachi")
 if REDIS_URL:
     # https://github.com/jazzband/django-redis#configure-as-cache-backend
+    # django-prometheus's subclass of django-redis's backend counts gets, hits and misses.
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {
@@ -134,7 +145,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache",
             "LOCATION": "myhibachi",
         }
     }
@@ -174,6 +185,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.http.exception_handler.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "core.http.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 20,
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.throttles.RateLimitThrottle"],
 }
 API_MAX_PAGE_SIZE = 100
 
@@ -212,11 +224,75 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
 
 # ------------------------------------------------------------------------------ logging
 LOG_LEVEL = env_str("DJANGO_LOG_LEVEL", "INFO")
+# "json": one JSON object per line (collectors parse it); "plain": for a human at a terminal.
+# Either way every record carries the request id (core/observability/logging.py), and the
+# access logger writes one line per request.
+LOG_FORMAT = env_str("DJANGO_LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "core.observability.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "core.observability.logging.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "core.observability.access": {"level": env_str("ACCESS_LOG_LEVEL", "INFO")},
+    },
 }
+
+# ------------------------------------------------------------------------------ metrics
+# /metrics answers clients in these networks (CIDRs) or presenting
+# "Authorization: Bearer $METRICS_TOKEN"; everyone else gets 403. The address is the shared
+# client-IP resolver's (TRUSTED_PROXIES), and nginx does not proxy /metrics: Prometheus
+# scrapes each backend directly. Under gunicorn, PROMETHEUS_MULTIPROC_DIR (set by
+# deploy/gunicorn.conf.py) makes /metrics add up every worker.
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# ------------------------------------------------------------------------------ client IP
+# Proxies whose X-Forwarded-For we believe (CIDRs): the nginx in deploy/. Empty: the socket peer
+# is the client. See core/http/client_ip.py.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+
+# ------------------------------------------------------------------------------ throttling
+# Every scope: its rates (any period: "100/minute", "100/5m"), what it counts by ("ip",
+# "user", "client" = user if logged in else IP, "email" = the login form's email) and what
+# happens while Redis is unavailable ("open": a per-process limiter; "closed": 503).
+# Rates are overridable per scope: THROTTLE_RATES_<SCOPE>="100/minute,1000/hour".
+THROTTLE_ENABLED = env_bool("THROTTLE_ENABLED", True)
+THROTTLE_SCOPES: dict[str, dict] = {
+    "anon": {"rates": ["100/minute", "1000/hour", "10000/day"], "key": "ip"},
+    "user": {"rates": ["300/minute", "5000/hour"], "key": "user"},
+    # Per IP for logged-in users too, so a farm of accounts behind one address is bounded.
+    "user_ip": {"rates": ["600/minute", "10000/hour"], "key": "ip"},
+    "blog_list": {"rates": ["20/minute"], "key": "client"},
+    "search": {"rates": ["10/minute"], "key": "client"},
+    "review_submit": {"rates": ["5/hour"], "key": "user"},
+    "booking_create": {"rates": ["10/hour"], "key": "user"},
+    "payment_create": {"rates": ["20/hour"], "key": "user", "on_redis_failure": "closed"},
+    "login_ip": {"rates": ["20/minute", "200/day"], "key": "ip", "on_redis_failure": "closed"},
+    "login_email": {"rates": ["5/minute", "30/day"], "key": "email", "on_redis_failure": "closed"},
+}
+for _scope, _policy in THROTTLE_SCOPES.items():
+    _policy["rates"] = env_list(f"THROTTLE_RATES_{_scope.upper()}", _policy["rates"])
+    _policy.setdefault("on_redis_failure", "open")
+# Scopes that only count what they would reject (rolling out a new limit).
+THROTTLE_SHADOW_SCOPES = env_list("THROTTLE_SHADOW_SCOPES")
+# Extra seconds (0..N, random) added to Retry-After so rejected clients do not retry in step.
+THROTTLE_RETRY_JITTER_SECONDS = env_int("THROTTLE_RETRY_JITTER_SECONDS", 1)
+# Redis for the counters; defaults to the cache's Redis. Unset: per-process counting only.
+THROTTLE_REDIS_URL = env_str("THROTTLE_REDIS_URL", REDIS_URL)
+# Load shedding (core/throttling/shedding.py): low-priority requests are refused with 503 past
+# these, normal ones past twice these, critical ones never.
+SHED_MAX_IN_FLIGHT = env_int("SHED_MAX_IN_FLIGHT", 32)  # requests in flight per process
+SHED_MAX_QUEUE_SECONDS = float(env_str("SHED_MAX_QUEUE_SECONDS", "2.0") or 2.0)

@@ -4,6 +4,8 @@ The database comes from DATABASE_URL like everywhere else; the test harness poin
 throwaway PostgreSQL cluster (see tests/conftest.py), and unset it falls back to SQLite.
 """
 
+from config.env import env_bool
+
 from .base import *  # noqa: F403
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnop"
@@ -18,5 +20,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PAYMENT_PROVIDER = "manual"
+# Counters would carry over between tests sharing 127.0.0.1; throttling tests switch it on.
+THROTTLE_ENABLED = env_bool("THROTTLE_ENABLED", False)
 STRIPE_SECRET_KEY = None
 STRIPE_WEBHOOK_SECRET = "whsec_test_secret"

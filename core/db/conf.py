@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
 
@@ -20,7 +22,7 @@ DEFAULTS: dict[str, object] = {
 }
 
 
-def get(name: str):
+def get(name: str) -> Any:
     return getattr(settings, name, DEFAULTS[name])
 
 

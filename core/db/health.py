@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from core.db import conf, metrics
 
@@ -109,9 +110,9 @@ class ReplicaHealthRegistry:
 
     def mark_down(self, alias: str, detail: str) -> None:
         """Skip ``alias`` until the next check interval (a query on it just failed)."""
+        # Not under the probe lock: a request must not wait for another thread's probe here.
         slot = self._slot(alias)
-        with slot.lock:
-            self._record(slot, ReplicaHealth(alias, DOWN, None, self.timer(), detail))
+        self._record(slot, ReplicaHealth(alias, DOWN, None, self.timer(), detail))
 
     def refresh(self, alias: str) -> ReplicaHealth:
         """Probe now regardless of the cache, and store the result."""
@@ -151,7 +152,7 @@ class ReplicaHealthRegistry:
         return ReplicaHealth(alias, OK, lag, self.timer())
 
     @staticmethod
-    def _sample(connection) -> tuple[bool, float | None]:
+    def _sample(connection: BaseDatabaseWrapper) -> tuple[bool, float | None]:
         with psycopg.connect(**probe_params(connection)) as conn:
             row = conn.execute(LAG_SQL).fetchone()
         assert row is not None
@@ -177,7 +178,7 @@ class ReplicaHealthRegistry:
         return new
 
 
-def probe_params(connection) -> dict:
+def probe_params(connection: BaseDatabaseWrapper) -> dict:
     """Connection parameters of a Django alias, with short connect and statement timeouts."""
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)

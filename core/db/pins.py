@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.db import DEFAULT_DB_ALIAS
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -51,7 +52,7 @@ class PinStore:
         self._healthy = True
 
     @property
-    def cache(self):
+    def cache(self) -> BaseCache:
         return caches[conf.get("REPLICA_PIN_CACHE")]
 
     def pin_user(self, user_id: Any, seconds: float) -> None:
@@ -70,7 +71,7 @@ class PinStore:
         key = TOKEN_USER_KEY.format(digest=digest)
         self._call(self.cache.set, key, user_id, TOKEN_USER_SECONDS)
 
-    def _call(self, method, *args):
+    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
         try:
             result = method(*args)
         except Exception as exc:  # the cache backend's own errors (redis.ConnectionError, ...)

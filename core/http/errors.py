@@ -20,6 +20,10 @@ class ApplicationError(Exception):
         self.errors = errors
         super().__init__(self.message)
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers, e.g. ``Retry-After``."""
+        return {}
+
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.errors is not None:
@@ -60,3 +64,7 @@ class ServiceUnavailable(ApplicationError):
     status_code = 503
     code = "service_unavailable"
     default_message = "The service is temporarily unavailable. Please retry shortly."
+    retry_after_seconds = 5
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}

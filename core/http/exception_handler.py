@@ -36,7 +36,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = PayloadTooLarge()
     if isinstance(exc, ApplicationError):
         set_rollback()
-        return Response(exc.body(), status=exc.status_code)
+        return Response(exc.body(), status=exc.status_code, headers=exc.headers())
 
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     servers = LocalServers(replicas=args.replicas, redis=not args.no_redis, database=args.database)
+    # Both explicitly: a shell starting us in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         servers.start()

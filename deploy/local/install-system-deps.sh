@@ -1,15 +1,40 @@
 #!/usr/bin/env bash
-# Make sure the servers the integration tests start are installed: PostgreSQL (15+), Redis, nginx.
+# Make sure the servers the integration tests start are installed: PostgreSQL (15+, with
+# initdb, postgres and pg_basebackup from one version), Redis, nginx. The test harness
+# (core/localservers) looks in the same places: PATH, then /usr/lib/postgresql/*/bin.
 # On Debian/Ubuntu as root, installs what is missing; otherwise says exactly what to install.
 set -euo pipefail
 
+MIN_POSTGRES_MAJOR=15
 missing=()
+
+postgres_dir_ok() {
+  local dir=$1 major
+  for tool in initdb postgres pg_basebackup; do
+    [ -x "$dir/$tool" ] || return 1
+  done
+  major=$(echo "$dir" | sed -n 's#.*/\([0-9][0-9]*\)\(\.[0-9]*\)\{0,1\}/bin/\{0,1\}$#\1#p')
+  [ -z "$major" ] || [ "$major" -ge "$MIN_POSTGRES_MAJOR" ]
+}
 have_postgres() {
-  command -v initdb >/dev/null 2>&1 && return 0
-  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+  local dir
+  if [ -n "${POSTGRES_BIN_DIR:-}" ] && postgres_dir_ok "$POSTGRES_BIN_DIR"; then return 0; fi
+  if command -v initdb >/dev/null 2>&1; then
+    dir=$(dirname "$(readlink -f "$(command -v initdb)")")
+    postgres_dir_ok "$dir" && return 0
+  fi
+  for dir in /usr/lib/postgresql/*/bin; do
+    [ -d "$dir" ] && postgres_dir_ok "$dir" && return 0
+  done
+  return 1
 }
 have_postgres || missing+=(postgresql)
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# PostgreSQL refuses to run as root; as root the harness runs it as the `postgres` user,
+# which the postgresql package creates.
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  [[ " ${missing[*]} " == *" postgresql "* ]] || missing+=(postgresql)
+fi
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -19,8 +44,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian's packages start their services through systemd links; the tests start their own.
 else
-  echo "The integration tests need: ${missing[*]}." >&2
+  echo "The integration tests need: ${missing[*]} (PostgreSQL ${MIN_POSTGRES_MAJOR}+)." >&2
   echo "Install them with: sudo apt-get install ${missing[*]}" >&2
   exit 1
 fi

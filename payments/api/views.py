@@ -13,6 +13,8 @@ from payments.api.serializers import PaymentInputSerializer, PaymentSerializer
 
 class PaymentListCreateView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scopes = {"POST": ["payment_create"]}
+    traffic_priority = {"POST": "critical"}
 
     @extend_schema(responses={200: PaymentSerializer(many=True)})
     def get(self, request: Request) -> Response:
@@ -74,6 +76,9 @@ class StripeWebhookView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # Stripe's deliveries are signed and retried by Stripe: never refuse one for volume.
+    throttle_classes: list = []
+    traffic_priority = {"*": "critical"}
 
     @extend_schema(request=None, responses={200: None})
     def post(self, request: Request) -> Response:

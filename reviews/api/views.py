@@ -17,6 +17,8 @@ from reviews.api.serializers import (
 
 class ReviewListCreateView(GenericAPIView):
     serializer_class = ReviewSerializer
+    throttle_scopes = {"POST": ["review_submit"]}
+    traffic_priority = {"GET": "low"}
 
     def get_permissions(self) -> list:
         if self.request.method == "POST":
@@ -61,6 +63,7 @@ class ReviewListCreateView(GenericAPIView):
 
 class ReviewStatsView(APIView):
     permission_classes = [AllowAny]
+    traffic_priority = {"GET": "low"}
 
     @extend_schema(responses={200: ReviewStatsSerializer})
     def get(self, request: Request) -> Response:

@@ -1,0 +1,179 @@
+"""Which limits a request falls under, and counting it against them with the failure policy.
+
+Used by the DRF throttle (``throttles.py``) and the plain-Django view guard (admin login).
+"""
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from django.http import HttpRequest
+
+from core.circuit_breaker import CircuitBreaker
+from core.http.client_ip import client_ip_bucket
+from core.http.errors import ServiceUnavailable
+from core.throttling.rates import Rate, parse_rate
+from core.throttling.store import Decision, Limit, LimitState, MemoryWindowStore, RedisWindowStore
+
+logger = logging.getLogger(__name__)
+
+
+class ThrottleUnavailable(ServiceUnavailable):
+    """While the shared counters are unavailable, sensitive scopes refuse rather than guess."""
+
+    code = "throttle_unavailable"
+    default_message = "This operation is briefly unavailable. Please retry shortly."
+
+
+@dataclass(frozen=True)
+class ScopedLimit:
+    scope: str
+    limit: Limit
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What counting one request decided: ``allowed``, the ``tightest`` limit's state for the
+    RateLimit headers and, when refused, how long to wait."""
+
+    allowed: bool
+    tightest: tuple[str, LimitState] | None
+    retry_after: float
+
+
+def scope_rates(scope: str) -> tuple[Rate, ...]:
+    return _parsed(tuple(settings.THROTTLE_SCOPES[scope]["rates"]))
+
+
+@lru_cache(maxsize=256)
+def _parsed(rates: tuple[str, ...]) -> tuple[Rate, ...]:
+    return tuple(parse_rate(text) for text in rates)
+
+
+def identity(request: HttpRequest, key_kind: str, user: object) -> str | None:
+    """The bucket identity for a scope's key kind, or None when the scope does not apply
+    (e.g. a per-user scope for an anonymous request, a login without an email)."""
+    authenticated = getattr(user, "is_authenticated", False)
+    if key_kind == "ip" or (key_kind == "client" and not authenticated):
+        return f"ip:{client_ip_bucket(request)}"
+    if key_kind in ("user", "client"):
+        return f"user:{user.pk}" if authenticated else None  # type: ignore[attr-defined]
+    if key_kind == "email":
+        email = getattr(request, "throttle_email", None)
+        if not email:
+            return None
+        # Hashed: no personal data in Redis keys.
+        return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
+    raise ValueError(f"Unknown throttle key kind {key_kind!r}")
+
+
+def limits_for(request: HttpRequest, user: object, scopes: Iterable[str]) -> list[ScopedLimit]:
+    prefix = settings.CACHE_KEY_PREFIX
+    limits = []
+    for scope in dict.fromkeys(scopes):  # de-duplicated, in order
+        ident = identity(request, settings.THROTTLE_SCOPES[scope]["key"], user)
+        if ident is None:
+            continue
+        for rate in scope_rates(scope):
+            key = f"{prefix}:throttle:{scope}:{rate.period}:{ident}"
+            limits.append(ScopedLimit(scope=scope, limit=Limit(key=key, rate=rate)))
+    return limits
+
+
+class Limiter:
+    """Counts requests in Redis behind a circuit breaker, with the per-scope failure policy:
+    read scopes fall back to a per-process store, sensitive scopes raise ``ThrottleUnavailable``.
+    """
+
+    def __init__(self, redis_url: str | None):
+        self.memory = MemoryWindowStore()
+        self.shared: RedisWindowStore | None = None
+        if redis_url:
+            client = redis.Redis.from_url(
+                redis_url, socket_timeout=0.25, socket_connect_timeout=0.25
+            )
+            self.shared = RedisWindowStore(client)
+        self.breaker = CircuitBreaker("throttle-redis", failure_threshold=3, cooldown_seconds=5)
+
+    def hit(
+        self, scoped: list[ScopedLimit], *, now: float | None = None, jitter: float = 0.0
+    ) -> Outcome:
+        """Count one request against every enforced limit (all or none), and separately
+        against the shadow ones (which never refuse)."""
+        shadow_scopes = set(settings.THROTTLE_SHADOW_SCOPES)
+        enforced = [s for s in scoped if s.scope not in shadow_scopes]
+        shadow = [s for s in scoped if s.scope in shadow_scopes]
+
+        decision = self._count(enforced, now=now)
+        for scope in _refusing_scopes(enforced, decision) if not decision.allowed else ():
+            record_decision(scope, "rejected")
+        for scope in dict.fromkeys(s.scope for s in enforced) if decision.allowed else ():
+            record_decision(scope, "allowed")
+        if shadow:
+            shadow_decision = self._count(shadow, now=now)
+            for scope in _refusing_scopes(shadow, shadow_decision):
+                record_decision(scope, "shadow_rejected")
+
+        pairs = [(item.scope, state) for item, state in zip(enforced, decision.states, strict=True)]
+        tightest = min(pairs, key=lambda p: (p[1].remaining, -p[1].reset), default=None)
+        retry_after = 0.0
+        if not decision.allowed:
+            retry_after = max(state.retry_after for state in decision.states) + jitter
+        return Outcome(allowed=decision.allowed, tightest=tightest, retry_after=retry_after)
+
+    def _count(self, scoped: list[ScopedLimit], *, now: float | None) -> Decision:
+        limits = [item.limit for item in scoped]
+        if not limits:
+            return Decision(allowed=True, states=[])
+        if self.shared is not None and self.breaker.allow():
+            try:
+                decision = self.shared.hit(limits, now=now)
+            except redis.RedisError:
+                self.breaker.record_failure()
+            else:
+                self.breaker.record_success()
+                return decision
+        if self.shared is not None:
+            closed = [s.scope for s in scoped if _fails_closed(s.scope)]
+            if closed:
+                for scope in dict.fromkeys(closed):
+                    record_decision(scope, "fail_closed")
+                raise ThrottleUnavailable()
+            for scope in dict.fromkeys(s.scope for s in scoped):
+                record_decision(scope, "fail_open")
+        return self.memory.hit(limits, now=time.time() if now is None else now)
+
+
+def _refusing_scopes(scoped: list[ScopedLimit], decision: Decision) -> list[str]:
+    """The scopes of the limits that are full (empty when the request was allowed)."""
+    if decision.allowed:
+        return []
+    full = [s.scope for s, st in zip(scoped, decision.states, strict=True) if st.retry_after > 0]
+    return list(dict.fromkeys(full))
+
+
+def _fails_closed(scope: str) -> bool:
+    return settings.THROTTLE_SCOPES[scope]["on_redis_failure"] == "closed"
+
+
+def record_decision(scope: str, decision: str) -> None:
+    """Count a decision for the metrics (throttle_decisions_total{scope,decision})."""
+    from core.observability import metrics
+
+    metrics.throttle_decisions.labels(scope=scope, decision=decision).inc()
+
+
+_limiters: dict[str | None, Limiter] = {}
+
+
+def get_limiter() -> Limiter:
+    """The process's limiter for the configured Redis (one connection pool per process)."""
+    url = settings.THROTTLE_REDIS_URL
+    if url not in _limiters:
+        _limiters[url] = Limiter(url)
+    return _limiters[url]

@@ -1,0 +1,78 @@
+"""The counting algorithm, identical in the Redis script and the in-process fallback."""
+
+import pytest
+import redis
+
+from core.throttling.rates import parse_rate
+from core.throttling.store import Limit, MemoryWindowStore, RedisWindowStore
+
+T0 = 1_800_000_000.0  # an injected clock: no test sleeps
+
+
+@pytest.fixture(params=["redis", "memory"])
+def store(request):
+    if request.param == "memory":
+        return MemoryWindowStore()
+    server = request.getfixturevalue("redis_server")
+    client = redis.Redis.from_url(server.url)
+    client.flushdb()
+    return RedisWindowStore(client)
+
+
+def limit(key: str, rate: str) -> Limit:
+    return Limit(key=key, rate=parse_rate(rate))
+
+
+def test_allows_exactly_the_limit(store):
+    limits = [limit("a", "5/minute")]
+    allowed = [store.hit(limits, now=T0 + i * 0.1).allowed for i in range(12)]
+    assert allowed == [True] * 5 + [False] * 7
+
+
+def test_window_slides(store):
+    limits = [limit("a", "3/minute")]
+    for second in (0, 10, 20):
+        assert store.hit(limits, now=T0 + second).allowed
+    assert not store.hit(limits, now=T0 + 59).allowed
+    # the request at T0 leaves the window after 60 s: exactly one more fits
+    assert store.hit(limits, now=T0 + 60).allowed
+    assert not store.hit(limits, now=T0 + 61).allowed
+
+
+def test_retry_after_and_reset_are_exact(store):
+    limits = [limit("a", "2/minute")]
+    first = store.hit(limits, now=T0)
+    assert (first.states[0].count, first.states[0].remaining) == (1, 1)
+    assert first.states[0].reset == 60
+    store.hit(limits, now=T0 + 15)
+    refused = store.hit(limits, now=T0 + 20)
+    state = refused.states[0]
+    assert not refused.allowed
+    assert state.remaining == 0
+    assert state.retry_after == 40  # when the T0 request leaves the window
+    assert state.reset == 40
+
+
+def test_a_refusal_by_one_limit_counts_in_none(store):
+    # given a burst limit and a sustained limit on the same client
+    burst, sustained = limit("burst", "2/minute"), limit("sustained", "5/hour")
+    for i in range(10):
+        store.hit([burst, sustained], now=T0 + i)
+    # then only the 2 allowed requests count against the sustained quota
+    later = store.hit([sustained], now=T0 + 120)
+    assert later.states[0].count == 3
+    assert later.states[0].remaining == 2
+
+
+def test_each_limit_reports_its_own_state(store):
+    decision = store.hit([limit("m", "10/minute"), limit("h", "100/hour")], now=T0)
+    assert [s.remaining for s in decision.states] == [9, 99]
+    assert [s.limit.rate.period for s in decision.states] == [60, 3600]
+
+
+def test_keys_expire_from_redis(redis_server):
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    RedisWindowStore(client).hit([limit("k", "5/minute")])
+    ttl_ms = client.pttl("k")
+    assert 60_000 <= ttl_ms <= 61_000
