@@ -16,7 +16,9 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
+    # The rendered JSON text, not a JSONField: PostgreSQL's jsonb reorders keys, and a replay
+    # must return the very same bytes as the first response.
+    response_body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

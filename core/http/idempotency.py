@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -93,7 +94,7 @@ def run_idempotent(
                     key=key,
                     request_fingerprint=fingerprint,
                     response_status=0,
-                    response_body={},
+                    response_body="",
                 )
         except IntegrityError:
             # A concurrent request with this key committed first: replay its answer.
@@ -103,7 +104,7 @@ def run_idempotent(
 
         status, body = work()
         record.response_status = status
-        record.response_body = body
+        record.response_body = json.dumps(body, cls=DjangoJSONEncoder)
         record.save(update_fields=["response_status", "response_body"])
         return IdempotentResult(status=status, body=body, replayed=False)
 
@@ -125,7 +126,9 @@ def _locked_key(*, user: Any, scope: str, key: str) -> IdempotencyKey | None:
 def _replay(record: IdempotencyKey, fingerprint: str) -> IdempotentResult:
     if record.request_fingerprint != fingerprint:
         raise IdempotencyConflict()
-    return IdempotentResult(status=record.response_status, body=record.response_body, replayed=True)
+    return IdempotentResult(
+        status=record.response_status, body=json.loads(record.response_body), replayed=True
+    )
 
 
 def purge_expired_keys(*, now: Any = None) -> int:
