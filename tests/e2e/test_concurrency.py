@@ -23,11 +23,11 @@ def _postgres_only(pg_cluster):
     assert connection.vendor == "postgresql"
 
 
-def at_once(count: int, request) -> list:  # noqa: ANN001
+def at_once(count: int, request) -> list:
     """Run ``request(i)`` in ``count`` threads released together; return the responses."""
     barrier = threading.Barrier(count, timeout=TIMEOUT)
 
-    def run(index: int):  # noqa: ANN202
+    def run(index: int):
         try:
             barrier.wait()
             return request(index)
