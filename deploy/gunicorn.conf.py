@@ -29,6 +29,9 @@ if str(_PROJECT_ROOT) not in sys.path:
 # ------------------------------------------------------------------------------ metrics directory
 _DEFAULT_METRICS_DIR = os.path.join(tempfile.gettempdir(), f"myhibachi-metrics-{os.getpid()}")
 _METRICS_DIR = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _DEFAULT_METRICS_DIR)
+# Exists from now on: with --preload or --check-config the app (and its metrics) load in the
+# master before on_starting runs.
+os.makedirs(_METRICS_DIR, exist_ok=True)
 
 # ------------------------------------------------------------------------------ server
 wsgi_app = "config.wsgi:application"

@@ -41,7 +41,7 @@ class PostListView(PublicBlogView, generics.ListAPIView):
         return ["search"] if request.query_params.get("q") else ["blog_list"]
 
     def get_queryset(self) -> QuerySet[Post]:
-        params = PostListQuerySerializer(data=self.request.query_params)
+        params = PostListQuerySerializer(data=self.request.query_params.dict())
         params.is_valid(raise_exception=True)
         posts = selectors.post_list_published(
             tag=params.validated_data.get("tag") or None,
@@ -62,7 +62,7 @@ class FeaturedPostListView(PublicBlogView):
         parameters=[FeaturedPostsQuerySerializer], responses={200: PostSummarySerializer(many=True)}
     )
     def get(self, request: Request) -> Response:
-        params = FeaturedPostsQuerySerializer(data=request.query_params)
+        params = FeaturedPostsQuerySerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         posts = selectors.get_featured_posts(limit=params.validated_data["limit"])
         return Response(PostSummarySerializer(posts, many=True).data)

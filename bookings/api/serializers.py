@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from bookings.models import Booking, Package, ServiceZone
-from core.http.serializers import MoneyField, StrictInputSerializer
+from core.http.serializers import HourMinuteField, MoneyField, StrictInputSerializer
 
 # US ZIP code: 5 digits, optionally ZIP+4.
 POSTCODE_REGEX = r"^\d{5}(-\d{4})?$"
@@ -48,7 +48,7 @@ class AvailabilityQuerySerializer(serializers.Serializer):
 
 
 class SlotAvailabilitySerializer(serializers.Serializer):
-    start_time = serializers.TimeField(format="%H:%M")
+    start_time = HourMinuteField()
     capacity = serializers.IntegerField()
     remaining = serializers.IntegerField()
 
@@ -85,7 +85,7 @@ class QuoteSerializer(serializers.Serializer):
 class BookingSerializer(serializers.ModelSerializer):
     package = serializers.IntegerField(source="package_id")
     package_name = serializers.CharField(source="package.name")
-    start_time = serializers.TimeField(format="%H:%M")
+    start_time = HourMinuteField()
     quote = QuoteSerializer(source="*", read_only=True)
     amount_paid = MoneyField()
 

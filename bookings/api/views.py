@@ -21,7 +21,7 @@ from bookings.api.serializers import (
     QuoteSerializer,
     ServiceAreaSerializer,
 )
-from core.http.pagination import NewestFirstCursorPagination
+from core.http.pagination import NewestFirstCursorPagination, paginated_schema
 
 
 class PackageListView(ListAPIView):
@@ -58,7 +58,7 @@ class AvailabilityView(APIView):
         responses={200: DayAvailabilitySerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        query = AvailabilityQuerySerializer(data=request.query_params)
+        query = AvailabilityQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
         if end < start:
@@ -96,7 +96,9 @@ class BookingListCreateView(APIView):
     throttle_scopes = {"POST": ["booking_create"]}
     traffic_priority = {"POST": "critical"}
 
-    @extend_schema(responses={200: BookingSerializer(many=True)})
+    @extend_schema(
+        operation_id="bookings_list", responses={200: paginated_schema(BookingSerializer)}
+    )
     def get(self, request: Request) -> Response:
         paginator = NewestFirstCursorPagination()
         bookings = selectors.booking_list_for_customer(customer=request.user)

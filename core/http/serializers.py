@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -28,4 +29,15 @@ class MoneyField(serializers.IntegerField):
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("min_value", 0)
         kwargs.setdefault("max_value", self.MAX_CENTS)
+        super().__init__(**kwargs)
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "example": "18:00"}
+)
+class HourMinuteField(serializers.TimeField):
+    """A wall-clock time as ``HH:MM`` (event start times have no seconds)."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("format", "%H:%M")
         super().__init__(**kwargs)

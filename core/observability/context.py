@@ -49,7 +49,7 @@ _current: ContextVar[RequestContext | None] = ContextVar("observability_request"
 
 
 def accept_request_id(candidate: str | None) -> str:
-    """``candidate`` if it is a well-formed id (at most 128 of ``[A-Za-z0-9._-]``), else a new one."""
+    """``candidate`` if well-formed (1 to 128 of ``[A-Za-z0-9._-]``), else a new random id."""
     if candidate and REQUEST_ID_PATTERN.fullmatch(candidate):
         return candidate
     return uuid.uuid4().hex

@@ -109,6 +109,25 @@ cache_breaker_open = Gauge(
     "1 while the cache's circuit breaker is open (Redis skipped, reads go to the database).",
     multiprocess_mode="livemax",
 )
+# Added by the caching work (core/cache/): errors, refill time and invalidations per dataset.
+cache_errors = Counter(
+    "cache_errors",
+    "Cache lookups answered from the database because the cache failed (reason=error) or its "
+    "circuit breaker was open (reason=breaker_open), by dataset.",
+    ["dataset", "reason"],
+)
+cache_refill_duration = Histogram(
+    "cache_refill_duration_seconds",
+    "Time to compute a cache miss from the database (the query behind the cached result).",
+    ["dataset"],
+    buckets=QUERY_DURATION_BUCKETS,
+)
+cache_invalidations = Counter(
+    "cache_invalidations",
+    "Dataset versions bumped after a committed write, by version scope (per-date scopes "
+    "are counted under their family, e.g. bookings.availability_date).",
+    ["scope"],
+)
 
 # ------------------------------------------------------------------------------ throttling
 throttle_decisions = Counter(

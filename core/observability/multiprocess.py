@@ -103,9 +103,7 @@ def _fold(dead: Path, pid: int) -> None:
     dead.unlink()
 
 
-def _combine(
-    mode: str, old: tuple[float, float], new: tuple[float, float]
-) -> tuple[float, float]:
+def _combine(mode: str, old: tuple[float, float], new: tuple[float, float]) -> tuple[float, float]:
     """Two processes' values of one series, as the client would combine them on a scrape."""
     if mode == "max":
         return max(old, new, key=lambda item: item[0])

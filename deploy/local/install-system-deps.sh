@@ -2,6 +2,7 @@
 # Make sure the servers the integration tests start are installed: PostgreSQL (15+, with
 # initdb, postgres and pg_basebackup from one version), Redis, nginx. The test harness
 # (core/localservers) looks in the same places: PATH, then /usr/lib/postgresql/*/bin.
+# Also promtool (Debian package prometheus), which checks and unit-tests the alert rules.
 # On Debian/Ubuntu as root, installs what is missing; otherwise says exactly what to install.
 set -euo pipefail
 
@@ -36,6 +37,7 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
 fi
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ] || missing+=(prometheus)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

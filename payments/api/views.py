@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.http import idempotency
-from core.http.pagination import NewestFirstCursorPagination
+from core.http.pagination import NewestFirstCursorPagination, paginated_schema
 from payments import selectors, services
 from payments.api.serializers import PaymentInputSerializer, PaymentSerializer
 
@@ -16,7 +16,9 @@ class PaymentListCreateView(APIView):
     throttle_scopes = {"POST": ["payment_create"]}
     traffic_priority = {"POST": "critical"}
 
-    @extend_schema(responses={200: PaymentSerializer(many=True)})
+    @extend_schema(
+        operation_id="payments_list", responses={200: paginated_schema(PaymentSerializer)}
+    )
     def get(self, request: Request) -> Response:
         paginator = NewestFirstCursorPagination()
         payments = selectors.payment_list_for_customer(customer=request.user)

@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.http.pagination import paginated_schema
 from reviews import selectors, services
 from reviews.api.serializers import (
     ReviewInputSerializer,
@@ -34,11 +35,11 @@ class ReviewListCreateView(GenericAPIView):
                 description="Only reviews with this rating.",
             ),
         ],
-        responses={200: ReviewSerializer(many=True)},
+        responses={200: paginated_schema(ReviewSerializer)},
     )
     def get(self, request: Request) -> Response:
         """Approved reviews, newest first, for anyone."""
-        query = ReviewListQuerySerializer(data=request.query_params)
+        query = ReviewListQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         reviews = selectors.review_list_approved(rating=query.validated_data.get("rating"))
         page = self.paginate_queryset(reviews)

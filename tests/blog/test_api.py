@@ -387,17 +387,15 @@ def test_featured_honours_limit(api_client, make_post: MakePost, limit: str, exp
     assert slugs(response) == [f"featured-{n}" for n in range(expected)]
 
 
-def test_featured_with_a_blank_limit_uses_the_default(api_client, make_post: MakePost):
-    # given
-    for n in range(11):
-        make_post(slug=f"featured-{n}", featured=True)
+def test_featured_with_a_blank_limit_is_400(api_client, make_post: MakePost):
+    # given a limit that is present but not an integer (the schema says integer)
+    make_post(slug="featured-0", featured=True)
 
     # when
     response = api_client.get(FEATURED_URL, {"limit": ""})
 
     # then
-    assert response.status_code == 200
-    assert len(response.json()) == 10
+    assert_error(response, 400, "validation_error")
 
 
 def test_featured_with_none_featured_is_an_empty_list(api_client, make_post: MakePost):

@@ -1,0 +1,150 @@
+"""HTTP caching: public GETs a CDN or nginx may store, ETags, 304s, and private by default.
+
+- ``PublicCacheMixin`` (DRF views whose GET answer is the same for everyone): a ``200`` to a
+  request without credentials says ``Cache-Control: public, max-age, s-maxage,
+  stale-while-revalidate``; with credentials (an ``Authorization`` header or a session cookie)
+  it says ``private, no-cache``, so a response that went through authentication never enters
+  a shared cache. Views that authenticate add ``Vary: Authorization, Cookie``, because the
+  headers differ with them; views without authenticators ignore credentials and vary by
+  nothing. DRF itself adds ``Vary: Accept`` when a view has several renderers.
+- Every such ``200`` carries a weak ``ETag``, and a matching ``If-None-Match`` gets ``304``.
+  When every result the view used came from the cache tiers, the ETag is a digest of their
+  fingerprints (``core.cache.results``), the URL and the media type: the 304 is answered
+  without rendering the body. Otherwise (a cache outage, a page the cache does not hold, a
+  body that also depends on the clock: ``etag_from_cache = False``) it is the body's digest.
+- ``PrivateByDefaultMiddleware``: any response that says nothing about caching (personal data,
+  errors, operations endpoints) gets ``Cache-Control: private, no-store``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
+from django.utils.cache import patch_vary_headers
+from django.utils.http import parse_etags
+from rest_framework.request import Request
+
+from core.cache import conf
+from core.cache.results import collect_fingerprints
+
+PRIVATE_NO_STORE = "private, no-store"
+# Not stored by shared caches; the client may keep it but must revalidate (cheap with the ETag).
+PRIVATE_REVALIDATE = "private, no-cache"
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Headers a 304 must repeat (RFC 9110, 15.4.5).
+NOT_MODIFIED_HEADERS = ("Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary")
+
+
+@dataclass(frozen=True)
+class HttpCachePolicy:
+    """Seconds a browser (``max_age``) and a shared cache (``s_maxage``) may reuse a public
+    answer, and how long after that a cache may serve it while it fetches a new one."""
+
+    max_age: int
+    s_maxage: int
+    stale_while_revalidate: int
+
+    def header(self) -> str:
+        return (
+            f"public, max-age={self.max_age}, s-maxage={self.s_maxage}, "
+            f"stale-while-revalidate={self.stale_while_revalidate}"
+        )
+
+
+class PublicCacheMixin:
+    """Mix into a DRF view (before the view class) whose GET responses depend only on the URL."""
+
+    http_cache = HttpCachePolicy(max_age=60, s_maxage=300, stale_while_revalidate=60)
+    # False when the body also depends on something the cached results do not capture.
+    etag_from_cache = True
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        with collect_fingerprints() as used:
+            self._cache_fingerprints = used
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        if request.method not in SAFE_METHODS or response.status_code != 200:
+            return response
+        fingerprints = getattr(self, "_cache_fingerprints", [])
+        if not (self.etag_from_cache and fingerprints and None not in fingerprints):
+            fingerprints = None
+        return public_response(request, response, policy=self.http_cache, fingerprints=fingerprints)
+
+
+def public_response(
+    request: Request,
+    response: HttpResponseBase,
+    *,
+    policy: HttpCachePolicy,
+    fingerprints: list[str | None] | None,
+) -> HttpResponseBase:
+    """Add the caching headers to a public ``200``; answer ``304`` if the client has it."""
+    authenticates = bool(request.authenticators)
+    shared = not (authenticates and carries_credentials(request))
+    response["Cache-Control"] = policy.header() if shared else PRIVATE_REVALIDATE
+    if authenticates:
+        patch_vary_headers(response, ["Authorization", "Cookie"])
+    if fingerprints is not None:
+        material = [conf.release(), request.build_absolute_uri(), request.accepted_media_type]
+        etag = _weak_etag("\n".join([*material, *fingerprints]).encode())  # type: ignore[list-item]
+    else:
+        response.render()  # type: ignore[attr-defined]
+        etag = _weak_etag(response.content)  # type: ignore[attr-defined]
+    response["ETag"] = etag
+    if etag_matches(request.META.get("HTTP_IF_NONE_MATCH", ""), etag):
+        return not_modified(response)
+    return response
+
+
+def carries_credentials(request: HttpRequest) -> bool:
+    return "HTTP_AUTHORIZATION" in request.META or settings.SESSION_COOKIE_NAME in request.COOKIES
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Weak comparison, the one ``If-None-Match`` uses (RFC 9110, 13.1.2)."""
+    if not if_none_match:
+        return False
+    candidates = parse_etags(if_none_match)
+    return "*" in candidates or _opaque(etag) in {_opaque(tag) for tag in candidates}
+
+
+def not_modified(response: HttpResponseBase) -> HttpResponseNotModified:
+    answer = HttpResponseNotModified()
+    for header in NOT_MODIFIED_HEADERS:
+        if response.has_header(header):
+            answer[header] = response[header]
+    return answer
+
+
+def _weak_etag(material: bytes) -> str:
+    # Weak: it names the data, not the bytes (nginx's gzip keeps weak ETags, drops strong ones).
+    return f'W/"{hashlib.blake2b(material, digest_size=16).hexdigest()}"'
+
+
+def _opaque(tag: str) -> str:
+    return tag.removeprefix("W/")
+
+
+class PrivateByDefaultMiddleware:
+    """Give ``Cache-Control: private, no-store`` to every response that sets none.
+
+    Place it after ``WhiteNoiseMiddleware`` (static files set their own) and before the views.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            response["Cache-Control"] = PRIVATE_NO_STORE
+        return response
