@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class BlogConfig(AppConfig):
     name = "blog"
     verbose_name = "Blog"
+
+    def ready(self) -> None:
+        from blog import caching
+
+        caching.connect()

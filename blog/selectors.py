@@ -1,15 +1,18 @@
 """Reads for the blog: published posts only, in a constant number of queries per page.
 
 Every list is ordered newest first by ``(-published_at, -id)``, the order the indexes on
-``Post`` are built for.
+``Post`` are built for. The public API's reads (featured, first pages, details) are cached;
+what invalidates them is in ``blog/caching.py``.
 """
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
+from blog import caching
 from blog.errors import PostNotFound
 from blog.models import POST_SEARCH_VECTOR, SEARCH_CONFIG, Post, Tag
+from core.cache import cache_result
 
 NEWEST_FIRST = ("-published_at", "-id")
 
@@ -57,11 +60,20 @@ def post_list_published(*, tag: str | None = None, query: str | None = None) -> 
     return posts.order_by(*NEWEST_FIRST)
 
 
+@cache_result(ttl=300, key=caching.featured_posts_key, l1=True)
 def get_featured_posts(*, limit: int = 10) -> list[Post]:
     """Up to ``limit`` (at least 1) featured published posts, newest first."""
     return list(_published_posts().filter(featured=True).order_by(*NEWEST_FIRST)[:limit])
 
 
+@cache_result(ttl=120, key=caching.post_list_first_key)
+def post_list_first(*, tag: str | None, limit: int) -> list[Post]:
+    """The newest ``limit`` published posts (with ``tag``), without their bodies: the API's
+    first page (a page size plus one, so the paginator knows whether a next page exists)."""
+    return list(post_list_published(tag=tag).defer("body")[:limit])
+
+
+@cache_result(ttl=300, key=caching.post_detail_key, l1=True)
 def post_get_published(*, slug: str) -> Post:
     """The published post with ``slug``; raises ``PostNotFound`` for drafts and unknown slugs."""
     try:

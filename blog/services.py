@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
+from blog import caching
 from blog.models import Post, Tag
 from core.db import use_primary
 from core.http.errors import InvalidInput
@@ -92,29 +93,38 @@ def post_publish_bulk(*, posts: QuerySet[Post], published_at: datetime | None = 
     """
     now = timezone.now()
     date = published_at if published_at is not None else Coalesce("published_at", now)
-    return (
+    published = (
         _posts_among(posts)
         .filter(status=Post.Status.DRAFT)
         .update(status=Post.Status.PUBLISHED, published_at=date, updated_at=now)
     )
+    if published:
+        caching.invalidate_posts()
+    return published
 
 
 def post_unpublish_bulk(*, posts: QuerySet[Post]) -> int:
     """Turn the published posts among ``posts`` back into drafts; return how many."""
-    return (
+    unpublished = (
         _posts_among(posts)
         .filter(status=Post.Status.PUBLISHED)
         .update(status=Post.Status.DRAFT, updated_at=timezone.now())
     )
+    if unpublished:
+        caching.invalidate_posts()
+    return unpublished
 
 
 def post_set_featured_bulk(*, posts: QuerySet[Post], featured: bool) -> int:
     """Feature (or stop featuring) ``posts``; return how many changed."""
-    return (
+    changed = (
         _posts_among(posts)
         .exclude(featured=featured)
         .update(featured=featured, updated_at=timezone.now())
     )
+    if changed:
+        caching.invalidate_posts()
+    return changed
 
 
 def post_publish(*, post: Post, published_at: datetime | None = None) -> Post:

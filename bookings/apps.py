@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class BookingsConfig(AppConfig):
     name = "bookings"
     verbose_name = "Bookings and catalogue"
+
+    def ready(self) -> None:
+        from bookings import caching
+
+        caching.connect()

@@ -1,4 +1,9 @@
-"""Reads of the bookings app: catalogue, schedule, availability, quotes and bookings."""
+"""Reads of the bookings app: catalogue, schedule, availability, quotes and bookings.
+
+The public catalogue and availability are cached; what invalidates them is in
+``bookings/caching.py``. Booking itself never reads the cache: capacity is checked under the
+slot's lock against the database (``services.booking_create``).
+"""
 
 import datetime
 from collections import defaultdict
@@ -9,8 +14,10 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from bookings import caching
 from bookings.errors import OutsideServiceArea, SlotUnavailable
 from bookings.models import Booking, DateOverride, Package, ServiceZone, TimeSlot
+from core.cache import cache_many, cache_result
 from core.http.errors import InvalidInput, NotFound
 from payments.selectors import amount_paid_expression
 
@@ -42,8 +49,9 @@ class DayAvailability:
 # ------------------------------------------------------------------------------ catalogue
 
 
-def package_list_active() -> QuerySet[Package]:
-    return Package.objects.filter(is_active=True)
+@cache_result(ttl=600, key=caching.packages_key, l1=True)
+def package_list_active() -> list[Package]:
+    return list(Package.objects.filter(is_active=True))
 
 
 def package_get_active(*, package_id: int) -> Package:
@@ -56,6 +64,12 @@ def package_get_active(*, package_id: int) -> Package:
 
 def service_zone_list_active() -> QuerySet[ServiceZone]:
     return ServiceZone.objects.filter(is_active=True)
+
+
+@cache_result(ttl=600, key=caching.service_area_key, l1=True)
+def service_zone_list_public() -> list[ServiceZone]:
+    """The active zones as the public service-area list shows them."""
+    return list(service_zone_list_active())
 
 
 def service_zone_for_postcode(*, postcode: str) -> ServiceZone:
@@ -128,20 +142,37 @@ def _holding_counts(
     return {(row["event_date"], row["start_time"]): row["taken"] for row in rows}
 
 
+@cache_many(ttl=300, key=caching.availability_day_key)
+def slot_use_by_date(
+    dates: list[datetime.date],
+) -> dict[datetime.date, dict[datetime.time, tuple[int, int]]]:
+    """For each of ``dates``: start time -> (capacity, bookings holding the slot). What the
+    database says, without the clock, so it can be cached per date. Three queries."""
+    wanted = set(dates)
+    capacities = _slot_capacities(start=min(wanted), end=max(wanted))
+    taken = _holding_counts(start=min(wanted), end=max(wanted))
+    return {
+        day: {at: (capacity, taken.get((day, at), 0)) for at, capacity in slots.items()}
+        for day, slots in capacities.items()
+        if day in wanted
+    }
+
+
 def availability_for_range(
     *, start: datetime.date, end: datetime.date, now: datetime.datetime | None = None
 ) -> list[DayAvailability]:
     """One entry per date in ``[start, end]``. Slots that cannot be booked (too soon, too far
-    ahead) show ``remaining: 0``; closed dates have no slots. Three queries."""
+    ahead) show ``remaining: 0``; closed dates have no slots. At most three queries (none when
+    every date is cached)."""
     earliest, latest = bookable_window(now=now)
-    capacities = _slot_capacities(start=start, end=end)
-    taken = _holding_counts(start=start, end=end)
+    dates = [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
+    use = slot_use_by_date(dates)
     days = []
-    for day, slots in capacities.items():
+    for day in dates:
         entries = []
-        for start_time, capacity in sorted(slots.items()):
+        for start_time, (capacity, taken) in sorted(use[day].items()):
             bookable = day <= latest and event_start(date=day, start_time=start_time) >= earliest
-            free = max(capacity - taken.get((day, start_time), 0), 0) if bookable else 0
+            free = max(capacity - taken, 0) if bookable else 0
             entries.append(
                 SlotAvailability(start_time=start_time, capacity=capacity, remaining=free)
             )

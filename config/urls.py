@@ -2,10 +2,14 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core.observability import views as observability_views
+from core.operations import views as operations_views
 from core.throttling.django_views import throttled
+
+# The admin index links the staff operations dashboard.
+admin.site.index_template = operations_views.ADMIN_INDEX_TEMPLATE
 
 api_v1 = [
     path("auth/", include("accounts.api.urls")),
@@ -18,7 +22,8 @@ api_v1 = [
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves its start-up script as a file, so the docs' CSP needs no inline JS.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("healthz", observability_views.healthz, name="healthz"),
     path("readyz", observability_views.readyz, name="readyz"),
     path("metrics", observability_views.metrics, name="metrics"),
@@ -27,6 +32,12 @@ urlpatterns = [
         "admin/login/",
         throttled(admin.site.login, scopes=["login_ip", "login_email"]),
         name="admin-login",
+    ),
+    # Staff only (admin_view: anyone else is sent to the admin login).
+    path(
+        "admin/operations/",
+        admin.site.admin_view(operations_views.operations_dashboard),
+        name="admin-operations",
     ),
     path("admin/", admin.site.urls),
 ]

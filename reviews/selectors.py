@@ -1,10 +1,16 @@
-"""Reads of the reviews app: the public list and the rating summary, approved reviews only."""
+"""Reads of the reviews app: the public list and the rating summary, approved reviews only.
+
+The summary and the list's first pages are cached; what invalidates them is in
+``reviews/caching.py``.
+"""
 
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
+from core.cache import cache_result
+from reviews import caching
 from reviews.models import RATINGS, Review
 
 
@@ -19,6 +25,14 @@ def review_list_approved(*, rating: int | None = None) -> QuerySet[Review]:
     return reviews.select_related("customer").order_by("-created_at", "-id")
 
 
+@cache_result(ttl=120, key=caching.review_list_first_key)
+def review_list_first(*, rating: int | None, limit: int) -> list[Review]:
+    """The newest ``limit`` approved reviews (of ``rating``): the API's first page (a page size
+    plus one, so the paginator knows whether a next page exists)."""
+    return list(review_list_approved(rating=rating)[:limit])
+
+
+@cache_result(ttl=300, key=caching.review_stats_key, l1=True)
 def review_stats() -> dict[str, Any]:
     """``{count, average, distribution}`` over approved reviews, in one aggregate query.
 

@@ -11,6 +11,7 @@ from accounts.models import User
 from bookings.models import Booking
 from core.http.errors import InvalidInput, NotFound
 from core.observability import metrics
+from reviews import caching
 from reviews.errors import AlreadyReviewed, ReviewNotAllowed
 from reviews.models import MAX_RATING, MIN_RATING, RATINGS, Review
 
@@ -93,5 +94,7 @@ def _moderate(
         .exclude(status=to)
         .update(status=to, moderated_at=now or timezone.now(), moderated_by=moderator)
     )
+    if changed:
+        caching.invalidate_reviews()
     logger.info("reviews moderated", extra={"status": to, "count": changed})
     return changed

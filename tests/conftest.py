@@ -5,10 +5,20 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from core.cache import reset_local_state
 
 pytest_plugins = ["tests.plugins.servers"]
 
 PASSWORD = "hibachi-Grill-2026"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache_tiers():
+    """Each test starts without what an earlier one left in this process's cache tiers (the
+    test harness empties Redis itself): L1 entries, trusted versions, the breaker's state."""
+    reset_local_state()
+    yield
+    reset_local_state()
 
 
 @pytest.fixture

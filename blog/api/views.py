@@ -17,14 +17,19 @@ from blog.api.serializers import (
     PostSummarySerializer,
 )
 from blog.models import Post
+from blog.selectors import NEWEST_FIRST
+from core.cache.http import HttpCachePolicy, PublicCacheMixin
+from core.cache.pages import FirstPageRows, is_first_page
 
 
-class PublicBlogView(APIView):
+class PublicBlogView(PublicCacheMixin, APIView):
     """Anyone may read the blog. No authentication: a stale token in a customer's app must not
-    turn a blog read into a 401, and anonymous reads stay cacheable."""
+    turn a blog read into a 401, and every read is the same for everyone, so a CDN may keep it
+    (core/cache/http.py)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    http_cache = HttpCachePolicy(max_age=60, s_maxage=300, stale_while_revalidate=300)
     # Cheap to retry and cacheable: the first traffic shed under overload.
     traffic_priority = {"GET": "low"}
 
@@ -40,13 +45,16 @@ class PostListView(PublicBlogView, generics.ListAPIView):
         # Full-text search costs far more than a page of the list: its own, tighter limit.
         return ["search"] if request.query_params.get("q") else ["blog_list"]
 
-    def get_queryset(self) -> QuerySet[Post]:
+    def get_queryset(self) -> QuerySet[Post] | FirstPageRows:
         params = PostListQuerySerializer(data=self.request.query_params.dict())
         params.is_valid(raise_exception=True)
-        posts = selectors.post_list_published(
-            tag=params.validated_data.get("tag") or None,
-            query=params.validated_data.get("q") or None,
-        )
+        tag = params.validated_data.get("tag") or None
+        query = params.validated_data.get("q") or None
+        if query is None and is_first_page(self.paginator, self.request):
+            # The hottest page comes from the cache; searches and deeper pages do not.
+            limit = self.paginator.get_page_size(self.request) + 1
+            return FirstPageRows(selectors.post_list_first(tag=tag, limit=limit), NEWEST_FIRST)
+        posts = selectors.post_list_published(tag=tag, query=query)
         # List items carry no body; do not read it from the database either.
         return posts.defer("body")
 

@@ -21,13 +21,15 @@ from bookings.api.serializers import (
     QuoteSerializer,
     ServiceAreaSerializer,
 )
+from core.cache.http import HttpCachePolicy, PublicCacheMixin
 from core.http.pagination import NewestFirstCursorPagination, paginated_schema
 
 
-class PackageListView(ListAPIView):
+class PackageListView(PublicCacheMixin, ListAPIView):
     """Active menu packages (a short list: not paginated)."""
 
     permission_classes = [AllowAny]
+    http_cache = HttpCachePolicy(max_age=60, s_maxage=300, stale_while_revalidate=600)
     serializer_class = PackageSerializer
     pagination_class = None
 
@@ -35,20 +37,26 @@ class PackageListView(ListAPIView):
         return selectors.package_list_active()
 
 
-class ServiceAreaView(APIView):
+class ServiceAreaView(PublicCacheMixin, APIView):
     permission_classes = [AllowAny]
+    http_cache = HttpCachePolicy(max_age=300, s_maxage=900, stale_while_revalidate=3600)
 
     @extend_schema(responses={200: ServiceAreaSerializer})
     def get(self, request: Request) -> Response:
         body = {
-            "zones": selectors.service_zone_list_active(),
+            "zones": selectors.service_zone_list_public(),
             "currency": settings.BOOKING_CURRENCY,
         }
         return Response(ServiceAreaSerializer(body).data)
 
 
-class AvailabilityView(APIView):
+class AvailabilityView(PublicCacheMixin, APIView):
     permission_classes = [AllowAny]
+    # Every booking changes it: browsers revalidate each time (a 304 while nothing changed),
+    # shared caches keep it briefly.
+    http_cache = HttpCachePolicy(max_age=0, s_maxage=10, stale_while_revalidate=30)
+    # The body also depends on the clock (slots too soon to book show remaining: 0).
+    etag_from_cache = False
 
     @extend_schema(
         parameters=[

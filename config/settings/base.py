@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI's files served by us, not a CDN (README, "Dependencies"; CSP below).
+    "drf_spectacular_sidecar",
     "django_prometheus",
     "core",
     "core.observability",
@@ -54,10 +56,14 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.observability.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on the admin and the API docs (core/http/security.py).
+    "core.http.security.ContentSecurityPolicyMiddleware",
     "core.throttling.shedding.LoadSheddingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Responses that set no Cache-Control (personal data, errors) get "private, no-store".
+    "core.cache.http.PrivateByDefaultMiddleware",
     "core.throttling.headers.RateLimitHeadersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -126,20 +132,37 @@ REPLICA_WEIGHTS = {
 REPLICA_PRIMARY_MODELS = ["sessions.Session"]
 
 # ------------------------------------------------------------------------------ cache
+# One Redis for cached results (core/cache), read-your-writes pins (core/db/pins.py) and, by
+# default, the throttle counters. Unset: the local-memory cache of the embedded default.
 REDIS_URL = env_str("REDIS_URL")
-CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "myhibachi")
+# Environments sharing one Redis are kept apart by the key prefix. Cached results also carry
+# RELEASE in their keys (core/cache/keys.py), so a deploy never unpickles values written by other
+# code; RELEASE stays out of KEY_PREFIX because pins and throttle counters must survive a rolling
+# deploy, while old and new releases serve side by side.
+DEPLOY_ENVIRONMENT = env_str("DEPLOY_ENVIRONMENT", "local")
+RELEASE = env_str("RELEASE", "dev")
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", f"myhibachi:{DEPLOY_ENVIRONMENT}")
+# https://github.com/jazzband/django-redis#configure-as-cache-backend
+CACHE_REDIS_OPTIONS = {
+    # Replies parsed in C (the hiredis package in requirements.txt).
+    "PARSER_CLASS": "redis._parsers._HiredisParser",
+    # Short: a call that waits longer counts as a failure, and after a few the circuit breaker
+    # (core/cache/backend.py) stops calling a hanging Redis at all.
+    "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_SOCKET_CONNECT_TIMEOUT", 0.25),
+    "SOCKET_TIMEOUT": env_float("CACHE_SOCKET_TIMEOUT", 0.25),
+    # One pool per process, bounded: each gunicorn thread holds at most one connection at a time.
+    "CONNECTION_POOL_KWARGS": {"max_connections": env_int("CACHE_MAX_CONNECTIONS", 50)},
+    # zlib for values over 1 KiB (lists of posts); small ones (versions, locks, pins) as they are.
+    "COMPRESSOR": "core.cache.backend.LargeValueZlibCompressor",
+}
 if REDIS_URL:
-    # https://github.com/jazzband/django-redis#configure-as-cache-backend
     # django-prometheus's subclass of django-redis's backend counts gets, hits and misses.
     CACHES = {
         "default": {
             "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": {
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-            },
+            "OPTIONS": CACHE_REDIS_OPTIONS,
         }
     }
 else:
@@ -149,6 +172,21 @@ else:
             "LOCATION": "myhibachi",
         }
     }
+
+# ------------------------------------------------------------------------------ cache tiers
+# Selectors' results (core/cache): one switch for all of them, the staleness bound of the
+# in-process tier (a write is seen by every worker within CACHE_LOCAL_SECONDS; see
+# core/cache/versions.py) and its size, the stampede lock, and the circuit breaker.
+CACHE_RESULTS_ENABLED = env_bool("CACHE_RESULTS_ENABLED", True)
+CACHE_RESULTS_ALIAS = "default"
+CACHE_LOCAL_SECONDS = env_float("CACHE_LOCAL_SECONDS", 2.0)
+CACHE_LOCAL_MAX_BYTES = env_int("CACHE_LOCAL_MAX_BYTES", 16 * 1024 * 1024)
+# A miss is computed by the caller holding this lock; the others wait for its result this long.
+CACHE_LOCK_SECONDS = env_float("CACHE_LOCK_SECONDS", 10.0)
+CACHE_LOCK_WAIT_SECONDS = env_float("CACHE_LOCK_WAIT_SECONDS", 1.0)
+# After this many failures in a row, skip Redis for the cool-down (then probe once).
+CACHE_BREAKER_FAILURES = env_int("CACHE_BREAKER_FAILURES", 3)
+CACHE_BREAKER_COOLDOWN_SECONDS = env_float("CACHE_BREAKER_COOLDOWN_SECONDS", 5.0)
 
 # ------------------------------------------------------------------------------ auth
 AUTH_PASSWORD_VALIDATORS = [
@@ -199,6 +237,35 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.http.schema.add_error_responses",
     ],
+    # https://drf-spectacular.readthedocs.io/en/latest/settings.html (drf-spectacular-sidecar)
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# ------------------------------------------------------------------------------ content security
+# https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Content-Security-Policy
+# The HTML pages we serve load only our own files, so everything else is refused; the JSON API
+# renders no HTML and gets no policy. Path prefix -> directives (core/http/security.py).
+_CSP_STRICT = {
+    "default-src": ["'none'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "base-uri": ["'none'"],
+}
+CONTENT_SECURITY_POLICIES = {
+    "/admin/": _CSP_STRICT,
+    # drf-spectacular's swagger_ui.html has one inline <style> block: allowed by its hash (a
+    # drf-spectacular upgrade that changes it fails tests/core/http/test_security.py).
+    "/api/docs/": {
+        **_CSP_STRICT,
+        "style-src": ["'self'", "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='"],
+    },
 }
 
 # ------------------------------------------------------------------------------ bookings

@@ -26,7 +26,7 @@ from core.circuit_breaker import CLOSED, OPEN, CircuitBreaker
 logger = logging.getLogger(__name__)
 
 
-class CacheUnavailable(Exception):  # noqa: N818 - reads as a state, like Django's DoesNotExist
+class CacheUnavailable(Exception):
     """The shared cache cannot be used right now: the call failed, or the breaker is open
     (``skipped``: no call was made)."""
 

@@ -39,13 +39,14 @@ REPLICA_LAG = Gauge(
     "db_replica_lag_seconds",
     "Replication lag last measured by this process's health check, per replica.",
     ["alias"],
-    multiprocess_mode="max",
+    # live*: a recycled worker's last reading must not outlive it (a stale spike would stick).
+    multiprocess_mode="livemax",
 )
 REPLICA_USABLE = Gauge(
     "db_replica_usable",
     "1 while the router sends reads to the replica, 0 while it skips it.",
     ["alias"],
-    multiprocess_mode="min",
+    multiprocess_mode="livemin",
 )
 
 

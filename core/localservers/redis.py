@@ -55,6 +55,11 @@ class RedisServer:
     def running(self) -> bool:
         return self._process is not None and self._process.alive()
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (tests freeze it with SIGSTOP to make it hang)."""
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout: float = 10) -> RedisServer:
         """Start (or restart on the same port) and wait until it answers PING."""
         if self.running:

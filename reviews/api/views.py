@@ -6,6 +6,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.cache.http import HttpCachePolicy, PublicCacheMixin
+from core.cache.pages import FirstPageRows, is_first_page
 from core.http.pagination import paginated_schema
 from reviews import selectors, services
 from reviews.api.serializers import (
@@ -15,11 +17,15 @@ from reviews.api.serializers import (
     ReviewStatsSerializer,
 )
 
+# New reviews appear after staff approve them, so a few minutes in a CDN is harmless.
+REVIEWS_HTTP_CACHE = HttpCachePolicy(max_age=60, s_maxage=300, stale_while_revalidate=600)
 
-class ReviewListCreateView(GenericAPIView):
+
+class ReviewListCreateView(PublicCacheMixin, GenericAPIView):
     serializer_class = ReviewSerializer
     throttle_scopes = {"POST": ["review_submit"]}
     traffic_priority = {"GET": "low"}
+    http_cache = REVIEWS_HTTP_CACHE
 
     def get_permissions(self) -> list:
         if self.request.method == "POST":
@@ -41,8 +47,14 @@ class ReviewListCreateView(GenericAPIView):
         """Approved reviews, newest first, for anyone."""
         query = ReviewListQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        reviews = selectors.review_list_approved(rating=query.validated_data.get("rating"))
-        page = self.paginate_queryset(reviews)
+        rating = query.validated_data.get("rating")
+        if is_first_page(self.paginator, request):
+            # The hottest page comes from the cache; deeper pages from the database.
+            limit = self.paginator.get_page_size(request) + 1
+            rows = selectors.review_list_first(rating=rating, limit=limit)
+            page = self.paginate_queryset(FirstPageRows(rows, self.paginator.ordering))
+        else:
+            page = self.paginate_queryset(selectors.review_list_approved(rating=rating))
         return self.get_paginated_response(ReviewSerializer(page, many=True).data)
 
     @extend_schema(request=ReviewInputSerializer, responses={201: ReviewSerializer})
@@ -62,8 +74,9 @@ class ReviewListCreateView(GenericAPIView):
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
 
-class ReviewStatsView(APIView):
+class ReviewStatsView(PublicCacheMixin, APIView):
     permission_classes = [AllowAny]
+    http_cache = REVIEWS_HTTP_CACHE
     traffic_priority = {"GET": "low"}
 
     @extend_schema(responses={200: ReviewStatsSerializer})

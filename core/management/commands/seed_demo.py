@@ -12,6 +12,7 @@ from accounts.models import User
 from blog.demo_data import seed_posts
 from bookings.demo_data import seed_bookings, seed_catalogue, seed_customers
 from bookings.models import Booking
+from core.cache import invalidate_everything
 from payments.demo_data import seed_payments
 from reviews.demo_data import seed_reviews
 
@@ -71,6 +72,8 @@ class Command(BaseCommand):
                 ).iterator(chunk_size=2000),
                 progress=self._progress("reviews", None),
             )
+        # The bulk inserts above send no model signals: drop every cached result at once.
+        invalidate_everything()
         self.stdout.write(
             f"Demo data ready in {time.monotonic() - started:.1f}s: created {posts} posts, "
             f"{bookings} bookings, {payments} payments, {reviews} reviews "

@@ -74,9 +74,8 @@ class TestReviews:
         with django_capture_on_commit_callbacks(execute=True):
             review_services.review_submit(**fields)
         before = sample("user_reviews_submitted_total")
-        with django_capture_on_commit_callbacks(execute=True):
-            with pytest.raises(AlreadyReviewed):
-                review_services.review_submit(**fields)
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(AlreadyReviewed):
+            review_services.review_submit(**fields)
         assert sample("user_reviews_submitted_total") == before
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from core.observability import multiprocess
+from core.observability import exposition, multiprocess
+from tests.core.observability.conftest import parse_exposition, series
 
 WORKER = """
 import sys
@@ -128,3 +129,30 @@ def test_prepare_empties_only_metric_files(tmp_path):
     multiprocess.prepare_directory(tmp_path / ".")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     assert multiprocess.prepare_directory(tmp_path / "new" / "dir").is_dir()
+
+
+CACHE_WORKER = """
+import sys
+from prometheus_client import Counter
+hits, misses = int(sys.argv[1]), int(sys.argv[2])
+Counter("cache_hits", "Hits.", ["dataset"]).labels("menu").inc(hits)
+Counter("cache_misses", "Misses.", ["dataset"]).labels("menu").inc(misses)
+"""
+
+
+def test_the_exposition_adds_up_workers_and_derives_the_hit_rate(tmp_path, monkeypatch):
+    # given two workers that saw 3 hits / 1 miss and 5 hits / 3 misses of one dataset
+    multiprocess.prepare_directory(tmp_path)
+    env = {**os.environ, multiprocess.ENV_VAR: str(tmp_path)}
+    for hits, misses in ((3, 1), (5, 3)):
+        argv = [sys.executable, "-c", CACHE_WORKER, str(hits), str(misses)]
+        assert subprocess.run(argv, env=env, timeout=60, check=False).returncode == 0
+    # when /metrics renders in multiprocess mode
+    monkeypatch.setenv(multiprocess.ENV_VAR, str(tmp_path))
+    body, content_type = exposition.render(None)
+    # then it shows the sums and the hit rate of the sums, not of either worker
+    scraped = parse_exposition(body.decode())
+    assert content_type.startswith("text/plain")
+    assert series(scraped, "cache_hits_total", dataset="menu") == 8
+    assert series(scraped, "cache_misses_total", dataset="menu") == 4
+    assert series(scraped, "cache_hit_rate", dataset="menu") == 8 / 12

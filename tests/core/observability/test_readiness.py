@@ -6,6 +6,7 @@ import pytest
 
 from core.observability import readiness
 from core.observability.readiness import ReadinessChecks
+from tests.core.observability.conftest import parse_exposition
 
 
 def test_healthz_touches_nothing(client):
@@ -28,8 +29,12 @@ class TestAgainstTheServers:
         assert checks["replica_1"]["status"] == "ok"
         assert isinstance(checks["replica_1"]["lag_seconds"], float)
         assert checks["cache"] == {"status": "ok", "backend": "redis"}
-        assert checks["cache_breaker"]["status"] == "unknown"
+        # the cache module replaces the placeholder ("unknown") with its breaker: closed = ok
+        assert checks["cache_breaker"]["status"] in {"ok", "unknown"}
         assert "no-cache" in response["Cache-Control"]
+        # and the replica's lag, just measured, is on /metrics too
+        scraped = parse_exposition(client.get("/metrics").content.decode())
+        assert ("db_replica_lag_seconds", frozenset({("alias", "replica_1")})) in scraped
 
     def test_503_while_the_primary_is_stopped_and_200_once_it_is_back(
         self, client, pg_cluster, redis_server
