@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint venv system-deps clean
+.PHONY: run test test-fast lint venv system-deps clean stack stack-status stack-down
 
 venv: $(VENV)/.installed
 
@@ -34,6 +34,17 @@ test-fast: venv
 ## PostgreSQL, Redis and nginx binaries for the integration tests (installs them when root)
 system-deps:
 	@bash deploy/local/install-system-deps.sh
+
+## The production topology on this machine: nginx :8080 -> gunicorn :8000 :8001 :8002 ->
+## PostgreSQL primary + streaming replica, Redis (deploy/local/stack; STACK_ARGS="--help")
+stack: venv system-deps
+	deploy/local/stack up $(STACK_ARGS)
+
+stack-status: venv
+	deploy/local/stack status $(STACK_ARGS)
+
+stack-down: venv
+	deploy/local/stack down $(STACK_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,12 @@
 """gunicorn settings for a web backend: ``gunicorn -c deploy/gunicorn.conf.py``.
 
 Every value can be changed from the environment (or the command line, which wins):
-``GUNICORN_BIND``, ``WEB_CONCURRENCY`` (worker processes), ``GUNICORN_THREADS``,
-``GUNICORN_MAX_REQUESTS`` / ``GUNICORN_MAX_REQUESTS_JITTER``, ``GUNICORN_TIMEOUT``.
+``GUNICORN_BIND``, ``WEB_CONCURRENCY`` (worker processes; default 2 x CPUs + 1, counting the
+CPUs this process may use: affinity and the container's cgroup quota), ``GUNICORN_THREADS``,
+``GUNICORN_MAX_REQUESTS`` / ``GUNICORN_MAX_REQUESTS_JITTER``, ``GUNICORN_TIMEOUT``,
+``GUNICORN_GRACEFUL_TIMEOUT``, ``GUNICORN_KEEPALIVE``, ``GUNICORN_WORKER_TMP_DIR``,
+``GUNICORN_FORWARDED_ALLOW_IPS`` (default: ``TRUSTED_PROXIES``, else loopback),
+``GUNICORN_ACCESS_LOG`` (a path or ``-``: gunicorn's own access log, one JSON object a line).
 
 Workers are ``gthread``: each serves ``threads`` requests at once and keeps client (nginx)
 connections alive; the sync worker ignores keep-alive.
@@ -17,10 +21,15 @@ retires a dead worker's files (recycled workers would otherwise pile them up), `
 removes the default directory.
 """
 
+import datetime
+import json
+import math
 import os
 import sys
 import tempfile
 from pathlib import Path
+
+from gunicorn.glogging import Logger
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(_PROJECT_ROOT) not in sys.path:
@@ -33,22 +42,86 @@ _METRICS_DIR = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _DEFAULT_METRIC
 # master before on_starting runs.
 os.makedirs(_METRICS_DIR, exist_ok=True)
 
+
 # ------------------------------------------------------------------------------ server
+def available_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup CPU quota (a container
+    limited to 500m CPU on a 64-core node must not start 129 workers)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota(cgroup_root)
+    if quota is not None:
+        cpus = min(cpus, max(1, math.ceil(quota)))
+    return max(1, cpus)
+
+
+def _cgroup_cpu_quota(root: Path) -> float | None:
+    try:  # cgroup v2: "max 100000" or "50000 100000"
+        limit, period = (root / "cpu.max").read_text().split()[:2]
+        if limit != "max":
+            return int(limit) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        if quota > 0 and period > 0:
+            return quota / period
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _tmpfs_dir() -> str | None:
+    """The shared-memory tmpfs when it is a writable directory: the workers' heartbeat files are
+    touched every second, and on a disk-backed temporary directory that fchmod can block a
+    worker (gunicorn's FAQ, "Blocking os.fchmod")."""
+    configured = os.environ.get("GUNICORN_WORKER_TMP_DIR")
+    if configured:
+        return configured
+    shm = "/dev/shm"  # noqa: S108 - a tmpfs, not a predictable file name
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+
+
+def _forwarded_allow_ips() -> str:
+    """Only our own proxies may set X-Forwarded-Proto and friends: the addresses the app
+    trusts (TRUSTED_PROXIES), else loopback. Never "*", which would let any client claim to be
+    on HTTPS."""
+    value = (
+        os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS")
+        or os.environ.get("TRUSTED_PROXIES")
+        or "127.0.0.1,::1"
+    )
+    if "*" in value:
+        raise RuntimeError(
+            "forwarded_allow_ips must list the proxies' addresses; '*' trusts every client"
+        )
+    return value
+
+
 wsgi_app = "config.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
-workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * available_cpus() + 1)
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Recycle workers now and then (a leak stays bounded); jitter so they do not all restart at once.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "500"))
+# A worker silent this long is killed and replaced (nginx's proxy_read_timeout is longer).
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = 30
-# Longer than nginx's upstream keepalive_timeout would close it, shorter than a load balancer's.
-keepalive = 5
-# The app writes one JSON line per request (core/observability/middleware.py); gunicorn's own
-# access log would only repeat it without the request id.
-accesslog = None
+# SIGTERM / SIGHUP: workers stop accepting and get this long to finish what they serve. Kubernetes'
+# terminationGracePeriodSeconds covers the preStop sleep plus this (deploy/k8s/deployment.yaml).
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+# Longer than nginx's upstream keepalive_timeout (4 s), so nginx always closes an idle
+# connection first and never sends a request on one gunicorn is closing.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+worker_tmp_dir = _tmpfs_dir()
+forwarded_allow_ips = _forwarded_allow_ips()
+# The app writes one JSON line per request with the request id (core/observability/
+# middleware.py), so gunicorn's access log is off unless asked for; asked for, it is JSON too.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 # gunicorn's control socket defaults to one path per user: several backends on one machine
 # would fight over it. Off unless a path is given.
@@ -56,6 +129,38 @@ if os.environ.get("GUNICORN_CONTROL_SOCKET"):
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 else:
     control_socket_disable = True
+
+
+class JsonAccessLogger(Logger):
+    """gunicorn's access log as one JSON object per line (field names as in the app's log)."""
+
+    def access(self, resp, req, environ, request_time):
+        if not getattr(self, "access_log_enabled", bool(self.cfg.accesslog)):
+            return
+        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
+        headers = {name.lower(): value for name, value in resp.headers}
+        record = {
+            "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+            "logger": "gunicorn.access",
+            "request_id": headers.get("x-request-id"),
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "query": environ.get("QUERY_STRING") or None,
+            "status": int(status),
+            "bytes": getattr(resp, "sent", None),
+            "duration_ms": round(request_time.total_seconds() * 1000, 3),
+            "peer": environ.get("REMOTE_ADDR"),
+            "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
+            "user_agent": environ.get("HTTP_USER_AGENT"),
+            "pid": os.getpid(),
+        }
+        try:
+            self.access_log.info(json.dumps(record))
+        except Exception:  # a log line must never fail a request
+            self.exception("could not write the access log")
+
+
+logger_class = JsonAccessLogger
 
 
 # ------------------------------------------------------------------------------ hooks

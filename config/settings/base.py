@@ -140,7 +140,7 @@ REDIS_URL = env_str("REDIS_URL")
 # code; RELEASE stays out of KEY_PREFIX because pins and throttle counters must survive a rolling
 # deploy, while old and new releases serve side by side.
 DEPLOY_ENVIRONMENT = env_str("DEPLOY_ENVIRONMENT", "local")
-RELEASE = env_str("RELEASE", "dev")
+RELEASE = env_str("RELEASE", "dev")  # the deployed version: an image tag or a commit
 CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", f"myhibachi:{DEPLOY_ENVIRONMENT}")
 # https://github.com/jazzband/django-redis#configure-as-cache-backend
 CACHE_REDIS_OPTIONS = {
@@ -197,8 +197,15 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # ------------------------------------------------------------------------------ static files
-STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# https://whitenoise.readthedocs.io/en/stable/django.html
+# collectstatic writes hashed names (base.96c479cedf7a.css) and a .gz of each into STATIC_ROOT;
+# nginx serves them from disk (deploy/nginx), whitenoise where no nginx is in front (k8s).
+# Both say "immutable, one year" for hashed names. With STATIC_CDN_URL
+# ("https://cdn.example.com/static/"), pages link the CDN, which pulls from us: /static/ is
+# still served here as its origin.
+STATIC_CDN_URL = env_str("STATIC_CDN_URL")
+STATIC_URL = (STATIC_CDN_URL.rstrip("/") + "/") if STATIC_CDN_URL else "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import logging
 import pickle
 import secrets
 import time
@@ -57,8 +56,6 @@ from core.cache.versions import store as versions
 from core.db import conf as db_conf
 from core.db import routing
 from core.observability import metrics
-
-logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -102,13 +99,20 @@ class CachedFunction(Generic[P, R]):
         try:
             current = versions.current(key.all_scopes, must_be_fresh=_must_see_latest)
             name = key.render([version.token for version in current])
-            return self._lookup(key.dataset, name, current, compute)
+            try:
+                return self._lookup(key.dataset, name, current, compute)
+            except UnreadableEntry:
+                # Pickled by other code (a RELEASE left unset across deploys): replace it.
+                metrics.cache_errors.labels(dataset=key.dataset, reason="unreadable").inc()
+                return self._refill(key.dataset, name, current, compute, lock=None)
         except CacheUnavailable as exc:
             _count_error(key.dataset, exc)
             record_fingerprint(None)
             return compute()
 
-    def _lookup(self, dataset: str, name: str, current: list[Version], compute: Callable[[], R]):
+    def _lookup(
+        self, dataset: str, name: str, current: list[Version], compute: Callable[[], R]
+    ) -> R:
         if self.l1:
             entry = local.tier.get(name)
             if entry is not None:
@@ -128,7 +132,11 @@ class CachedFunction(Generic[P, R]):
             return self._refill(dataset, name, current, compute, lock=None)
         if entry is None:
             # The caller that filled it may have released the lock just before we took it.
-            entry = _read(name)
+            try:
+                entry = _read(name)
+            except CacheUnavailable:
+                _release(name, lock)
+                raise
             if entry is not None:
                 _release(name, lock)
                 return _hit(dataset, entry)
@@ -161,8 +169,8 @@ class CachedFunction(Generic[P, R]):
 
 class CachedMany(Generic[T, V]):
     """A batch selector wrapped by ``cache_many``: ``func(items) -> {item: value}``, cached
-    item by item. Misses are computed together in one call; there is no stampede lock (a
-    batch of concurrent misses computes once per request) and no L1 tier."""
+    item by item; one call computes all of a request's misses together. No stampede lock
+    (concurrent requests missing the same items each run that one batch) and no L1 tier."""
 
     clock: Callable[[], float] = time.time
 
@@ -204,7 +212,8 @@ class CachedMany(Generic[T, V]):
         for item, name in names.items():
             entry = _decode(found.get(name))
             if entry is not None and entry.fresh_until > now:
-                values[item] = pickle.loads(entry.payload)  # noqa: S301 - written by us
+                with contextlib.suppress(UnreadableEntry):  # recomputed below
+                    values[item] = _load(entry)
         for _ in values:
             metrics.record_cache_lookup(dataset, hit=True)
         missing = [item for item in items if item not in values]
@@ -212,8 +221,8 @@ class CachedMany(Generic[T, V]):
             return values
         for _ in missing:
             metrics.record_cache_lookup(dataset, hit=False)
-        stale = [current[s] for item in missing for s in keys[item].all_scopes]
-        computed = _compute(dataset, stale, lambda: self.func(missing), clock=self.clock)
+        used = [current[s] for item in missing for s in keys[item].all_scopes]
+        computed = _compute(dataset, used, lambda: self.func(missing), clock=self.clock)
         fresh_until = self.clock() + self.ttl
         entries = {names[item]: _stored(_entry(computed[item], fresh_until)) for item in missing}
         try:
@@ -294,10 +303,22 @@ def _compute(
     return value
 
 
+class UnreadableEntry(Exception):
+    """A stored value that does not unpickle with this code."""
+
+
 def _hit(dataset: str, entry: Entry) -> Any:
+    value = _load(entry)
     metrics.record_cache_lookup(dataset, hit=True)
     record_fingerprint(entry.fingerprint)
-    return pickle.loads(entry.payload)  # noqa: S301 - only this module writes these bytes
+    return value
+
+
+def _load(entry: Entry) -> Any:
+    try:
+        return pickle.loads(entry.payload)  # noqa: S301 - only this module writes these bytes
+    except Exception as exc:  # ImportError, AttributeError, UnpicklingError, ...
+        raise UnreadableEntry(str(exc)) from exc
 
 
 def _entry(value: Any, fresh_until: float) -> Entry:

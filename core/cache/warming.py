@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.cache.backend import guarded
+
 logger = logging.getLogger(__name__)
 
 _warmers: dict[str, Callable[[], object]] = {}
@@ -38,11 +40,13 @@ def names() -> list[str]:
 
 def warm(only: list[str] | None = None) -> list[Warmed]:
     """Run the warmers (all, or those named in ``only``); one failing does not stop the rest.
-    Raises ``KeyError`` for an unknown name."""
+    Raises ``KeyError`` for an unknown name, ``CacheUnavailable`` when the cache does not
+    answer (warming would only read the database)."""
     selected = only or names()
     unknown = [name for name in selected if name not in _warmers]
     if unknown:
         raise KeyError(", ".join(unknown))
+    guarded.call("get", "warming:probe")
     results = []
     for name in selected:
         started = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import urllib.error
@@ -37,14 +38,22 @@ class GunicornServer:
         threads: int = 4,
         config: Path | None = None,
         extra_args: list[str] | None = None,
+        port: int | None = None,
+        name: str = "gunicorn",
+        base_dir: Path | None = None,
     ) -> None:
         self.env = {**os.environ, **env}
         self.workers = workers
         self.threads = threads
         self.config = config
         self.extra_args = extra_args or []
-        self.base_dir = make_temp_base_dir("myhibachi-gunicorn-")
-        self.port: int | None = None
+        self.name = name
+        self._own_base_dir = base_dir is None
+        self.base_dir = base_dir or make_temp_base_dir("myhibachi-gunicorn-")
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        # A fixed port (the local stack's 8000-8002) or, unset, a free one at each start.
+        self._fixed_port = port
+        self.port: int | None = port
         self._process: ManagedProcess | None = None
 
     @property
@@ -63,25 +72,35 @@ class GunicornServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.alive()
+
     def start(self, timeout: float = 60) -> GunicornServer:
-        self.port = free_port()
+        """Start the master and wait until a worker answers ``/healthz``."""
+        self.spawn()
+        self.wait_ready(timeout)
+        return self
+
+    def spawn(self) -> None:
+        """Start the master without waiting (start several, then ``wait_ready`` each)."""
+        self.port = self._fixed_port or free_port()
         argv = [sys.executable, "-m", "gunicorn", "config.wsgi:application"]
         if self.config is not None:
-            argv += ["--config", str(self.config)]
+            argv += ["--config", str(self.config.resolve())]
         argv += [
             "--chdir", str(PROJECT_ROOT),
             "--bind", f"{LOOPBACK}:{self.port}",
             "--workers", str(self.workers),
             "--threads", str(self.threads),
             "--worker-class", "gthread",
+            "--name", self.name,
             *self.extra_args,
         ]  # fmt: skip
         self._process = ManagedProcess(argv, log_path=self.base_dir / "gunicorn.log", env=self.env)
         self._process.start()
-        self._wait_ready(timeout)
-        return self
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process is None or not self._process.alive():
@@ -98,6 +117,37 @@ class GunicornServer:
         self.stop()
         raise ServerStartError(f"gunicorn did not answer /healthz in {timeout}s:\n{tail}")
 
+    # ---------------------------------------------------------------- signals
+    def reload(self) -> None:
+        """``kill -HUP`` the master: new workers with fresh code, old ones finish and exit."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGHUP)
+
+    def terminate(self) -> None:
+        """``kill PID`` (SIGTERM) without waiting: the workers finish what they serve, then the
+        master exits (``stop`` waits for that)."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL the master and its workers at once, as a crash would (``start`` again)."""
+        if self._process is not None:
+            self._process.kill_group(signal.SIGKILL)
+            self._process.stop()
+            self._process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP the master and workers: connections open, nothing answers (``thaw``)."""
+        if self._process is not None:
+            self._process.kill_group(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self._process is not None:
+            self._process.kill_group(signal.SIGCONT)
+
+    def worker_pids(self) -> list[int]:
+        return self._process.children() if self._process is not None else []
+
     def log(self) -> str:
         return (self.base_dir / "gunicorn.log").read_text(errors="replace")
 
@@ -108,4 +158,5 @@ class GunicornServer:
 
     def cleanup(self) -> None:
         self.stop()
-        remove_tree(self.base_dir)
+        if self._own_base_dir:
+            remove_tree(self.base_dir)

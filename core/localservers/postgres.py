@@ -100,6 +100,10 @@ class PostgresServer:
     def running(self) -> bool:
         return self._process is not None and self._process.alive()
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def url(self, dbname: str) -> str:
         return f"postgres://{SUPERUSER}@{LOOPBACK}:{self.port}/{dbname}"
 

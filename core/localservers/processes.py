@@ -185,6 +185,27 @@ class ManagedProcess:
     def exit_code(self) -> int | None:
         return self._popen.poll() if self._popen else None
 
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to the process alone (SIGHUP: reload, SIGSTOP: freeze, ...)."""
+        if self._popen is not None and self._popen.poll() is None:
+            self._popen.send_signal(sig)
+
+    def kill_group(self, sig: int = signal.SIGKILL, timeout: float = 10) -> None:
+        """Send ``sig`` to the process and every child it started (its process group: each
+        server is a session leader), as a crash or the OOM killer would; reap it on SIGKILL."""
+        if self._popen is None or self._popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._popen.pid, sig)
+        if sig == signal.SIGKILL:
+            self._popen.wait(timeout)
+
+    def children(self) -> list[int]:
+        """The pids of the process's direct children (gunicorn's workers, nginx's workers)."""
+        if self._popen is None:
+            return []
+        return child_pids(self._popen.pid)
+
     def stop(self, sig: int | None = None, timeout: float = 30) -> None:
         """Signal the process (its stop signal by default), wait, and SIGKILL it on timeout."""
         popen = self._popen
@@ -274,6 +295,15 @@ def make_temp_base_dir(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     (path / OWNER_FILE).write_text(str(os.getpid()))
     return path
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of ``pid`` (Linux ``/proc``); empty when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
 
 
 def _pid_alive(pid: int) -> bool:

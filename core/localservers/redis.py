@@ -29,9 +29,16 @@ class RedisServer:
     """``redis-server`` as a child process; ``.url`` is what REDIS_URL expects."""
 
     def __init__(
-        self, *, base_dir: Path | None = None, binary: Path | None = None, keep_files: bool = False
+        self,
+        *,
+        base_dir: Path | None = None,
+        binary: Path | None = None,
+        keep_files: bool = False,
+        extra_args: list[str] | None = None,
     ) -> None:
         self.binary = binary or redis_server_binary()
+        # More server options, e.g. ["--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"].
+        self.extra_args = extra_args or []
         self._own_base_dir = base_dir is None
         self.base_dir = Path(base_dir or make_temp_base_dir("myhibachi-redis-"))
         self.keep_files = keep_files
@@ -86,6 +93,7 @@ class RedisServer:
                     "no",
                     "--protected-mode",
                     "no",
+                    *self.extra_args,
                 ],
                 log_path=self.base_dir / "redis.log",
             )

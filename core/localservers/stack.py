@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.localservers.postgres import PostgresCluster
 from core.localservers.redis import RedisServer
 
 
 class LocalServers:
-    """Start a PostgreSQL cluster (primary + ``replicas``) and, unless ``redis=False``, Redis."""
+    """Start a PostgreSQL cluster (primary + ``replicas``) and, unless ``redis=False``, Redis.
 
-    def __init__(self, *, replicas: int = 1, redis: bool = True, database: str = "myhibachi"):
-        self.postgres = PostgresCluster(replicas=replicas, database=database)
-        self.redis = RedisServer() if redis else None
+    ``base_dir``: keep their files under ``base_dir/postgres`` and ``base_dir/redis`` (a local
+    stack's state directory) instead of temporary directories.
+    """
+
+    def __init__(
+        self,
+        *,
+        replicas: int = 1,
+        redis: bool = True,
+        database: str = "myhibachi",
+        base_dir: Path | None = None,
+        redis_args: list[str] | None = None,
+    ):
+        self.postgres = PostgresCluster(
+            replicas=replicas,
+            database=database,
+            base_dir=base_dir / "postgres" if base_dir else None,
+        )
+        self.redis = (
+            RedisServer(base_dir=base_dir / "redis" if base_dir else None, extra_args=redis_args)
+            if redis
+            else None
+        )
 
     def __enter__(self) -> LocalServers:
         return self.start()

@@ -2,7 +2,9 @@
 # Make sure the servers the integration tests start are installed: PostgreSQL (15+, with
 # initdb, postgres and pg_basebackup from one version), Redis, nginx. The test harness
 # (core/localservers) looks in the same places: PATH, then /usr/lib/postgresql/*/bin.
-# Also promtool (Debian package prometheus), which checks and unit-tests the alert rules.
+# Also promtool (Debian package prometheus), which checks and unit-tests the alert rules, and
+# Chromium with its matching ChromeDriver (chromium, chromium-driver) for the admin's browser
+# tests (tests/e2e/test_admin_browser.py): Debian's builds, never a downloaded browser.
 # On Debian/Ubuntu as root, installs what is missing; otherwise says exactly what to install.
 set -euo pipefail
 
@@ -38,16 +40,25 @@ fi
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ] || missing+=(prometheus)
+# Optional: without them the browser tests skip (unless root, where this installs them).
+optional=()
+[ -x /usr/bin/chromium ] || optional+=(chromium)
+[ -x /usr/bin/chromedriver ] || optional+=(chromium-driver)
 
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "Installing ${missing[*]} (apt-get)..."
+  echo "Installing ${missing[*]} ${optional[*]} (apt-get)..."
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" "${optional[@]}" >/dev/null
   # Debian's packages start their services through systemd links; the tests start their own.
 else
+  if [ ${#optional[@]} -gt 0 ]; then
+    echo "The admin's browser tests will be skipped: ${optional[*]} not installed." >&2
+    echo "Install them with: sudo apt-get install ${optional[*]}" >&2
+  fi
+  [ ${#missing[@]} -eq 0 ] && exit 0
   echo "The integration tests need: ${missing[*]} (PostgreSQL ${MIN_POSTGRES_MAJOR}+)." >&2
   echo "Install them with: sudo apt-get install ${missing[*]}" >&2
   exit 1

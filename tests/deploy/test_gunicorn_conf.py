@@ -1,18 +1,24 @@
-"""deploy/gunicorn.conf.py: gthread workers and the Prometheus multiprocess hooks."""
+"""deploy/gunicorn.conf.py: gthread workers sized from the CPUs, recycling, timeouts, graceful
+shutdown, heartbeats on tmpfs, strict forwarded_allow_ips, a JSON access log, and the
+Prometheus multiprocess hooks."""
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from core.localservers.gunicorn import GunicornServer
 from core.observability import multiprocess
 from tests.core.observability.test_multiprocess import run_worker
 from tests.deploy.conftest import DEPLOY, PROJECT_ROOT
@@ -25,6 +31,13 @@ GUNICORN_VARIABLES = (
     "GUNICORN_MAX_REQUESTS",
     "GUNICORN_MAX_REQUESTS_JITTER",
     "GUNICORN_CONTROL_SOCKET",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_GRACEFUL_TIMEOUT",
+    "GUNICORN_KEEPALIVE",
+    "GUNICORN_WORKER_TMP_DIR",
+    "GUNICORN_FORWARDED_ALLOW_IPS",
+    "GUNICORN_ACCESS_LOG",
+    "TRUSTED_PROXIES",
 )
 
 
@@ -60,11 +73,19 @@ def test_defaults(load_config):
     config = load_config()
     assert config["worker_class"] == "gthread"
     assert config["threads"] == 4
-    assert config["workers"] == 3
+    # gunicorn's rule of thumb, on the CPUs this process may actually use
+    assert config["workers"] == 2 * config["available_cpus"]() + 1
     assert config["wsgi_app"] == "config.wsgi:application"
     assert config["accesslog"] is None  # the app writes the JSON access line
     assert config["control_socket_disable"] is True
     assert config["max_requests"] > 0 and config["max_requests_jitter"] > 0
+    assert (config["timeout"], config["graceful_timeout"], config["keepalive"]) == (30, 30, 5)
+    # heartbeats on a tmpfs, where this machine has one
+    if os.access("/dev/shm", os.W_OK):
+        assert config["worker_tmp_dir"] == "/dev/shm"
+    # only loopback (nginx on the same machine) may set X-Forwarded-Proto
+    assert config["forwarded_allow_ips"] == "127.0.0.1,::1"
+    assert config["logger_class"].__name__ == "JsonAccessLogger"
     for hook in ("on_starting", "child_exit", "on_exit"):
         assert callable(config[hook])
 
@@ -81,6 +102,50 @@ def test_the_environment_overrides(load_config, tmp_path):
     assert (config["workers"], config["threads"], config["max_requests"]) == (5, 8, 100)
     assert config["control_socket"] == str(tmp_path / "ctl.sock")
     assert "control_socket_disable" not in config
+
+
+def test_timeouts_and_paths_from_the_environment(load_config, tmp_path):
+    config = load_config(
+        GUNICORN_TIMEOUT="60",
+        GUNICORN_GRACEFUL_TIMEOUT="25",
+        GUNICORN_KEEPALIVE="7",
+        GUNICORN_WORKER_TMP_DIR=str(tmp_path),
+        GUNICORN_ACCESS_LOG="-",
+    )
+    assert (config["timeout"], config["graceful_timeout"], config["keepalive"]) == (60, 25, 7)
+    assert config["worker_tmp_dir"] == str(tmp_path)
+    assert config["accesslog"] == "-"
+
+
+def test_forwarded_allow_ips_follow_the_apps_trusted_proxies_and_never_everyone(load_config):
+    assert load_config(TRUSTED_PROXIES="10.0.0.0/8")["forwarded_allow_ips"] == "10.0.0.0/8"
+    config = load_config(GUNICORN_FORWARDED_ALLOW_IPS="172.28.0.10")
+    assert config["forwarded_allow_ips"] == "172.28.0.10"
+    with pytest.raises(RuntimeError, match="trusts every client"):
+        load_config(GUNICORN_FORWARDED_ALLOW_IPS="*")
+
+
+@pytest.mark.parametrize(
+    ("files", "affinity", "expected"),
+    [
+        ({}, 8, 8),  # no quota: every CPU of the affinity mask
+        ({"cpu.max": "max 100000\n"}, 8, 8),
+        ({"cpu.max": "50000 100000\n"}, 8, 1),  # Kubernetes' 500m limit: one CPU, not 8
+        ({"cpu.max": "250000 100000\n"}, 8, 3),  # 2.5 CPUs round up
+        ({"cpu.max": "400000 100000\n"}, 2, 2),  # the affinity mask is smaller
+        ({"cpu/cpu.cfs_quota_us": "150000", "cpu/cpu.cfs_period_us": "100000"}, 8, 2),  # v1
+        ({"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, 4, 4),
+    ],
+)
+def test_workers_count_the_cpus_the_container_may_use(
+    load_config, tmp_path, monkeypatch, files, affinity, expected
+):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(affinity)))
+    config = load_config()
+    assert config["available_cpus"](tmp_path) == expected
 
 
 def test_the_metrics_directory_is_settled_before_any_worker_starts(load_config, tmp_path):
@@ -143,3 +208,36 @@ def test_gunicorn_accepts_the_file(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_gunicorns_access_log_is_one_json_object_per_line(tmp_path):
+    # given a real gunicorn with its access log switched on
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "TEST_DATABASE": "sqlite",
+        "GUNICORN_ACCESS_LOG": "-",
+        multiprocess.ENV_VAR: str(tmp_path / "metrics"),
+    }
+    server = GunicornServer(env=env, workers=1, threads=2, config=CONFIG)
+    try:
+        server.start()
+        # when a request with an id and an awkward user agent is served
+        request = urllib.request.Request(
+            f"{server.url}/healthz?probe=1",
+            headers={"X-Request-ID": "req-42", "User-Agent": 'agent "quoted" \\ back'},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        deadline = time.monotonic() + 10
+        while '"req-42"' not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = server.log()
+    finally:
+        server.cleanup()
+    # then gunicorn wrote one parseable JSON line for it
+    lines = [json.loads(line) for line in log.splitlines() if '"gunicorn.access"' in line]
+    (record,) = [line for line in lines if line["request_id"] == "req-42"]
+    assert record["status"] == 200 and record["path"] == "/healthz"
+    assert record["query"] == "probe=1"
+    assert record["user_agent"] == 'agent "quoted" \\ back'
+    assert record["duration_ms"] >= 0

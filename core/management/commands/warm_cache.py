@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.cache import warming
+from core.cache.backend import CacheUnavailable
 
 
 class Command(BaseCommand):
@@ -23,6 +24,8 @@ class Command(BaseCommand):
             results = warming.warm(only)
         except KeyError as exc:
             raise CommandError(f"unknown warmer(s): {exc.args[0]}") from None
+        except CacheUnavailable as exc:
+            raise CommandError(f"the cache is unavailable: {exc}") from None
         for result in results:
             outcome = f"failed: {result.error}" if result.error else "ok"
             self.stdout.write(f"{result.name:<32} {result.seconds * 1000:8.1f} ms  {outcome}")

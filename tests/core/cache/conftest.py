@@ -97,7 +97,9 @@ class RedisCalls:
 def redis_calls(monkeypatch: pytest.MonkeyPatch) -> RedisCalls:
     calls = RedisCalls()
     send = redis.connection.AbstractConnection.send_packed_command
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", calls.wrap(send))
+    monkeypatch.setattr(
+        redis.connection.AbstractConnection, "send_packed_command", calls.wrap(send)
+    )
     return calls
 
 

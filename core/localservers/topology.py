@@ -1,0 +1,571 @@
+"""The production topology on one machine: nginx, three gunicorn backends, PostgreSQL primary +
+streaming replica, Redis — all on loopback, all under one state directory, no containers.
+
+In-process (tests)::
+
+    with ProductionStack(state_dir=tmp, backend_ports=[None] * 3, nginx_port=None) as stack:
+        stack.nginx.url, stack.backends[0].kill(), stack.backends[0].start(), ...
+
+From a shell (``deploy/local/stack``; ``make stack``, ``make stack-status``, ``make stack-down``)::
+
+    python -m core.localservers.topology up [--backend-ports 8000,8001,8002] [--nginx-port 8080]
+    python -m core.localservers.topology status
+    python -m core.localservers.topology down
+
+``up`` starts a supervisor process in the background that owns every server (they stop with
+it, even when it is killed: parent-death signal), waits until the stack is ready and prints
+where everything is. ``down`` stops the supervisor, which stops the servers in order.
+``status`` shows each process and asks ``/readyz`` of every backend and of nginx.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from core.localservers.binaries import MissingBinary
+from core.localservers.gunicorn import PROJECT_ROOT, GunicornServer
+from core.localservers.nginx import NginxServer
+from core.localservers.processes import LOOPBACK, ServerStartError, free_port
+from core.localservers.stack import LocalServers
+from deploy.nginx.render import NginxSite
+
+GUNICORN_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
+DEFAULT_STATE_DIR = PROJECT_ROOT / ".stack"
+DEFAULT_BACKEND_PORTS = (8000, 8001, 8002)
+DEFAULT_NGINX_PORT = 8080
+STATE_FILE = "stack.json"
+ENV_FILE = "stack.env"
+LOG_FILE = "stack.log"
+# Marks a directory as a stack's: `up` only ever wipes a directory that carries it.
+MARKER = ".myhibachi-stack"
+# The same memory policy as docker-compose.yml's Redis: a cache that evicts, never refuses.
+REDIS_ARGS = ["--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"]
+# Not secrets: collectstatic needs production settings' required variables to be set, not real.
+BUILD_ENV = {
+    "DJANGO_SECRET_KEY": "collectstatic-only",
+    "DJANGO_ALLOWED_HOSTS": "localhost",
+    "DATABASE_URL": "sqlite:////nonexistent/collectstatic.sqlite3",
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+}
+
+
+class ProductionStack:
+    """Every server of the topology, started in dependency order and stopped in reverse.
+
+    A port of ``None`` is a free one chosen at start (tests run stacks next to anything).
+    ``env`` is added to the backends' environment (e.g. ``THROTTLE_ENABLED=false``).
+    ``limit_exempt``: client addresses nginx's rate limit does not count (a load generator).
+    """
+
+    def __init__(
+        self,
+        *,
+        state_dir: Path,
+        backend_ports: Sequence[int | None] = DEFAULT_BACKEND_PORTS,
+        nginx_port: int | None = DEFAULT_NGINX_PORT,
+        workers: int = 2,
+        threads: int = 4,
+        replicas: int = 1,
+        demo_data: bool = True,
+        micro_cache: bool = True,
+        upstream_header: bool = True,
+        limit_exempt: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.backend_ports = list(backend_ports)
+        self.nginx_port = nginx_port
+        self.workers = workers
+        self.threads = threads
+        self.replicas = replicas
+        self.demo_data = demo_data
+        self.micro_cache = micro_cache
+        self.upstream_header = upstream_header
+        self.limit_exempt = tuple(limit_exempt)
+        self.extra_env = dict(env or {})
+        self.static_root = self.state_dir / "static"
+        self.servers: LocalServers | None = None
+        self.backends: list[GunicornServer] = []
+        self.nginx: NginxServer | None = None
+        self._secret_key = secrets.token_urlsafe(50)
+
+    def __enter__(self) -> ProductionStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self, log: Any = None) -> ProductionStack:
+        """Start everything; on any failure stop what started and raise."""
+        say = log or (lambda message: None)
+        collect: subprocess.Popen[bytes] | None = None
+        try:
+            self._prepare_state_dir()
+            # collectstatic needs no server: it runs while PostgreSQL and Redis start.
+            collect = self._manage(
+                ["collectstatic", "--noinput", "-v0"], env=BUILD_ENV, background=True
+            )
+            say("starting PostgreSQL (primary + streaming replica) and Redis")
+            self.servers = LocalServers(
+                replicas=self.replicas, base_dir=self.state_dir, redis_args=REDIS_ARGS
+            ).start()
+            say("migrating the database")
+            self._manage(["migrate", "--noinput", "-v0"])
+            if self.demo_data:
+                say("loading demo data")
+                self._manage(["seed_demo"])
+            self._finish(collect, "collectstatic")
+            say(f"starting {len(self.backend_ports)} gunicorn backends")
+            self._start_backends()
+            say("starting nginx")
+            self.nginx = NginxServer(self.nginx_site(), prefix=self.state_dir / "nginx")
+            self.nginx.start()
+        except BaseException:
+            if collect is not None and collect.poll() is None:
+                collect.kill()
+                collect.wait()
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """nginx first (no new requests), then the backends, then the data stores."""
+        if self.nginx is not None:
+            self.nginx.stop()
+        for backend in self.backends:
+            backend.thaw()  # a test may have left one frozen
+            backend.terminate()  # all at once: each takes about a second to finish
+        for backend in self.backends:
+            backend.stop()
+        if self.servers is not None:
+            self.servers.stop()
+
+    def _prepare_state_dir(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / MARKER).touch()
+        # nginx's workers (nobody, when we are root) read the static files from here.
+        os.chmod(self.state_dir, 0o755)  # noqa: S103 - static files and logs, no secrets
+
+    def _start_backends(self) -> None:
+        assert self.servers is not None
+        for index, port in enumerate(self.backend_ports, start=1):
+            name = f"backend{index}"
+            base_dir = self.state_dir / name
+            env = {
+                **self.app_env(),
+                # Each backend names itself to PostgreSQL (pg_stat_activity.application_name).
+                "DATABASE_URL": _with_application_name(
+                    self.servers.postgres.url("default"), f"myhibachi-{name}"
+                ),
+                "DATABASE_REPLICA_URLS": ",".join(
+                    _with_application_name(url, f"myhibachi-{name}")
+                    for url in self.servers.postgres.replica_urls
+                ),
+                "PROMETHEUS_MULTIPROC_DIR": str(base_dir / "metrics"),
+            }
+            self.backends.append(
+                GunicornServer(
+                    env=env,
+                    workers=self.workers,
+                    threads=self.threads,
+                    config=GUNICORN_CONFIG,
+                    port=port or free_port(),
+                    name=f"myhibachi-{name}",
+                    base_dir=base_dir,
+                )
+            )
+        for backend in self.backends:
+            backend.spawn()
+        for backend in self.backends:
+            backend.wait_ready(timeout=90)
+
+    def nginx_site(self) -> NginxSite:
+        return NginxSite(
+            listen=f"{LOOPBACK}:{self.nginx_port or free_port()}",
+            backends=[f"{LOOPBACK}:{backend.port}" for backend in self.backends],
+            static_root=str(self.static_root),
+            limit_exempt=self.limit_exempt,
+            micro_cache=self.micro_cache,
+            upstream_header=self.upstream_header,
+        )
+
+    # ---------------------------------------------------------------- environment
+    def app_env(self) -> dict[str, str]:
+        """What every backend and ``manage.py`` run against this stack get."""
+        env = {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": self._secret_key,
+            "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1",
+            # Plain HTTP on loopback: no TLS load balancer in front of this nginx.
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            # nginx connects from loopback: its X-Forwarded-For is believed, nobody else's.
+            "TRUSTED_PROXIES": f"{LOOPBACK}/32",
+            "STATIC_ROOT": str(self.static_root),
+            "DEPLOY_ENVIRONMENT": "stack",
+        }
+        if self.servers is not None:
+            env.update(self.servers.env())
+        env.update(self.extra_env)
+        return env
+
+    def _manage(
+        self, args: list[str], *, env: dict[str, str] | None = None, background: bool = False
+    ) -> subprocess.Popen[bytes]:
+        log = open(self.state_dir / f"manage-{args[0]}.log", "ab")  # noqa: SIM115
+        # An operator's command writes, then reads what it wrote: from the primary, not from a
+        # replica that may not have replayed it yet.
+        command_env = {**os.environ, **self.app_env(), "REPLICA_READS_ENABLED": "false"}
+        process = subprocess.Popen(  # noqa: S603 - our interpreter and manage.py
+            [sys.executable, "manage.py", *args],
+            cwd=PROJECT_ROOT,
+            env={**command_env, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        if not background:
+            self._finish(process, args[0])
+        return process
+
+    def _finish(self, process: subprocess.Popen[bytes], what: str, timeout: float = 300) -> None:
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+        if code != 0:
+            log = (self.state_dir / f"manage-{what}.log").read_text(errors="replace")
+            tail = "\n".join(log.splitlines()[-30:])
+            raise ServerStartError(f"manage.py {what} failed with status {code}:\n{tail}")
+
+    # ---------------------------------------------------------------- description
+    def describe(self) -> dict[str, Any]:
+        """Where everything is, for the state file, ``status`` and the start-up summary."""
+        assert self.servers is not None and self.nginx is not None
+        postgres = self.servers.postgres
+        processes = [
+            {
+                "name": "nginx",
+                "kind": "nginx",
+                "pid": self.nginx.pid,
+                "url": self.nginx.url,
+                "log": str(self.nginx.access_log),
+            },
+            *(
+                {
+                    "name": backend.name.removeprefix("myhibachi-"),
+                    "kind": "gunicorn",
+                    "pid": backend.pid,
+                    "url": backend.url,
+                    "log": str(backend.base_dir / "gunicorn.log"),
+                    "workers": f"{self.workers} x {self.threads} threads",
+                }
+                for backend in self.backends
+            ),
+            *(
+                {
+                    "name": f"postgres {server.name}",
+                    "kind": "postgres",
+                    "pid": server.pid,
+                    "url": server.url(postgres.database),
+                    "log": str(server.log_path),
+                }
+                for server in postgres.servers()
+            ),
+        ]
+        if self.servers.redis is not None:
+            processes.append(
+                {
+                    "name": "redis",
+                    "kind": "redis",
+                    "pid": self.servers.redis.pid,
+                    "url": self.servers.redis.url,
+                    "log": str(self.servers.redis.base_dir / "redis.log"),
+                }
+            )
+        return {
+            "state_dir": str(self.state_dir),
+            "site": self.nginx.url,
+            "processes": processes,
+            "env_file": str(self.state_dir / ENV_FILE),
+        }
+
+    def write_env_file(self) -> Path:
+        """``source .stack/stack.env`` to run manage.py against this stack."""
+        path = self.state_dir / ENV_FILE
+        lines = [f"export {key}={shlex.quote(value)}" for key, value in self.app_env().items()]
+        path.write_text("\n".join(lines) + "\n")
+        os.chmod(path, 0o600)  # it holds the stack's secret key
+        return path
+
+
+def _with_application_name(url: str, name: str) -> str:
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}application_name={name}"
+
+
+# ---------------------------------------------------------------------------- the state file
+def read_state(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((state_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_state(state_dir: Path, state: dict[str, Any]) -> None:
+    path = state_dir / STATE_FILE
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(state, indent=2))
+    temporary.replace(path)  # readers never see half a file
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def probe(url: str, timeout: float = 3) -> int | None:
+    """The HTTP status of GET ``url``, or None when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+# ---------------------------------------------------------------------------- commands
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(args: argparse.Namespace) -> int:
+    """The supervisor: start the stack, record it, wait for SIGTERM/SIGINT, stop it."""
+    state_dir: Path = args.state_dir
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    stack = ProductionStack(
+        state_dir=state_dir,
+        backend_ports=args.backend_ports,
+        nginx_port=args.nginx_port,
+        workers=args.workers,
+        threads=args.threads,
+        demo_data=not args.no_demo_data,
+        micro_cache=not args.no_micro_cache,
+    )
+    base = {"supervisor_pid": os.getpid(), "state_dir": str(state_dir)}
+    write_state(state_dir, {**base, "state": "starting"})
+    try:
+        started = time.monotonic()
+        try:
+            stack.start(
+                log=lambda message: print(
+                    f"stack: [{time.monotonic() - started:5.1f}s] {message}", flush=True
+                )
+            )
+        except (MissingBinary, ServerStartError, OSError) as exc:
+            print(f"stack: error: {exc}", flush=True)
+            write_state(state_dir, {**base, "state": "failed", "error": str(exc)})
+            return 1
+        stack.write_env_file()
+        write_state(state_dir, {**base, "state": "ready", **stack.describe()})
+        print(f"stack: [{time.monotonic() - started:5.1f}s] ready", flush=True)
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+        with contextlib.suppress(OSError):
+            if (read_state(state_dir) or {}).get("state") != "failed":
+                (state_dir / STATE_FILE).unlink()
+        print("stack: stopped", flush=True)
+
+
+def up(args: argparse.Namespace) -> int:
+    state_dir: Path = args.state_dir
+    state = read_state(state_dir)
+    if state and pid_alive(state.get("supervisor_pid")):
+        print(f"The stack in {state_dir} is already running.")
+        return status(args)
+    if state_dir.exists() and any(state_dir.iterdir()) and not (state_dir / MARKER).exists():
+        print(f"error: {state_dir} is not empty and is not a stack's directory", file=sys.stderr)
+        return 2
+    # A fresh stack each time: the last one's data, logs and sockets go.
+    shutil.rmtree(state_dir, ignore_errors=True)
+    state_dir.mkdir(parents=True)
+    (state_dir / MARKER).touch()
+    argv = [sys.executable, "-m", "core.localservers.topology", "serve", *_serve_args(args)]
+    with open(state_dir / LOG_FILE, "ab") as log:
+        supervisor = subprocess.Popen(  # noqa: S603 - our interpreter and module
+            argv,
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives this command and the terminal's Ctrl-C
+        )
+    print(f"Starting the stack in {state_dir} (log: {state_dir / LOG_FILE}) ...", flush=True)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        state = read_state(state_dir) or {}
+        if state.get("state") == "ready":
+            print_summary(state)
+            return 0
+        if state.get("state") == "failed" or supervisor.poll() is not None:
+            break
+        time.sleep(0.25)
+    else:
+        print(f"error: the stack was not ready in {args.timeout:.0f}s", file=sys.stderr)
+        supervisor.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        supervisor.wait(60)
+    log_tail = (state_dir / LOG_FILE).read_text(errors="replace").splitlines()[-40:]
+    print("error: the stack did not start:\n" + "\n".join(log_tail), file=sys.stderr)
+    return 1
+
+
+def _serve_args(args: argparse.Namespace) -> list[str]:
+    ports = ",".join(str(port or 0) for port in args.backend_ports)
+    argv = [
+        "--state-dir", str(args.state_dir),
+        "--backend-ports", ports,
+        "--nginx-port", str(args.nginx_port or 0),
+        "--workers", str(args.workers),
+        "--threads", str(args.threads),
+    ]  # fmt: skip
+    if args.no_demo_data:
+        argv.append("--no-demo-data")
+    if args.no_micro_cache:
+        argv.append("--no-micro-cache")
+    return argv
+
+
+def down(args: argparse.Namespace) -> int:
+    state = read_state(args.state_dir)
+    pid = (state or {}).get("supervisor_pid")
+    if not pid_alive(pid):
+        print(f"No stack is running in {args.state_dir}.")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + args.timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if pid_alive(pid):
+        print(f"error: the supervisor (pid {pid}) did not stop; killing it", file=sys.stderr)
+        os.kill(pid, signal.SIGKILL)  # its servers get their parent-death signal
+        return 1
+    print(f"The stack in {args.state_dir} is stopped (logs kept there until the next `up`).")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    """Exit 0 when every process runs and every /readyz answers 200, 1 when something is
+    wrong, 3 when no stack runs (the LSB convention)."""
+    state = read_state(args.state_dir)
+    if not state or not pid_alive(state.get("supervisor_pid")):
+        print(f"No stack is running in {args.state_dir}.")
+        return 3
+    if state.get("state") != "ready":
+        print(f"The stack in {args.state_dir} is {state.get('state')}.")
+        return 1
+    healthy = True
+    print(f"MyHibachi stack in {state['state_dir']} (supervisor pid {state['supervisor_pid']})")
+    for process in state["processes"]:
+        alive = pid_alive(process["pid"])
+        line = f"  {process['name']:<20} pid {process['pid']!s:<8} {'up' if alive else 'DOWN':<5}"
+        if process["kind"] in ("nginx", "gunicorn"):
+            code = probe(f"{process['url']}/readyz")
+            line += f" {process['url']:<24} /readyz {code or 'no answer'}"
+            healthy &= code == 200
+        else:
+            line += f" {process['url']}"
+        healthy &= alive
+        print(line)
+    return 0 if healthy else 1
+
+
+def print_summary(state: dict[str, Any]) -> None:
+    site = state["site"]
+    print(f"\nThe stack is up: {site}/  (state in {state['state_dir']})\n")
+    print(f"  API            {site}/api/v1/          docs {site}/api/docs/")
+    print(f"  admin          {site}/admin/  (demo staff: admin@example.com / hibachi-admin-demo)")
+    for process in state["processes"]:
+        print(f"  {process['name']:<14} {process['url']:<48} pid {process['pid']}")
+        print(f"  {'':<14} log {process['log']}")
+    print(f"\n  environment    source {state['env_file']}  (manage.py against this stack)")
+    print("  /metrics       on each backend directly (Prometheus: deploy/prometheus/)")
+    print("\nStatus: make stack-status    Stop: make stack-down")
+
+
+def _ports(text: str) -> list[int | None]:
+    """ "8000,8001,8002" or "auto" (three free ports); 0 means a free port."""
+    if text.strip() == "auto":
+        return [None, None, None]
+    return [int(part) or None for part in text.split(",") if part.strip()]
+
+
+def _port(text: str) -> int | None:
+    return None if text.strip() == "auto" else (int(text) or None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="deploy/local/stack", description="The production topology on this machine."
+    )
+    parser.add_argument("command", choices=["up", "down", "status", "serve"])
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(os.environ.get("STACK_DIR", DEFAULT_STATE_DIR)),
+        help="where every server keeps its files (default .stack, or $STACK_DIR)",
+    )
+    parser.add_argument(
+        "--backend-ports",
+        type=_ports,
+        default=_ports(os.environ.get("STACK_BACKEND_PORTS", "8000,8001,8002")),
+        help='comma-separated, or "auto" for free ports ($STACK_BACKEND_PORTS)',
+    )
+    parser.add_argument(
+        "--nginx-port",
+        type=_port,
+        default=_port(os.environ.get("STACK_NGINX_PORT", str(DEFAULT_NGINX_PORT))),
+        help='nginx\'s port, or "auto" ($STACK_NGINX_PORT)',
+    )
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("STACK_WORKERS", 2)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("STACK_THREADS", 4)))
+    parser.add_argument("--no-demo-data", action="store_true", help="skip seed_demo")
+    parser.add_argument("--no-micro-cache", action="store_true", help="nginx caches nothing")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for up/down")
+    args = parser.parse_args(argv)
+    args.state_dir = args.state_dir.resolve()
+    commands = {"up": up, "down": down, "status": status, "serve": serve}
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The nginx configuration template and its renderer (``deploy.nginx.render``)."""
