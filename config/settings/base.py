@@ -206,6 +206,8 @@ AUTH_PASSWORD_VALIDATORS = [
 STATIC_CDN_URL = env_str("STATIC_CDN_URL")
 STATIC_URL = (STATIC_CDN_URL.rstrip("/") + "/") if STATIC_CDN_URL else "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# The CDN's origin serves our own scripts, styles and fonts: the pages' CSP allows it.
+_STATIC_ORIGINS = ["/".join(STATIC_URL.split("/")[:3])] if STATIC_CDN_URL else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -256,10 +258,10 @@ SPECTACULAR_SETTINGS = {
 # renders no HTML and gets no policy. Path prefix -> directives (core/http/security.py).
 _CSP_STRICT = {
     "default-src": ["'none'"],
-    "script-src": ["'self'"],
-    "style-src": ["'self'"],
-    "img-src": ["'self'", "data:"],
-    "font-src": ["'self'"],
+    "script-src": ["'self'", *_STATIC_ORIGINS],
+    "style-src": ["'self'", *_STATIC_ORIGINS],
+    "img-src": ["'self'", "data:", *_STATIC_ORIGINS],
+    "font-src": ["'self'", *_STATIC_ORIGINS],
     "connect-src": ["'self'"],
     "form-action": ["'self'"],
     "frame-ancestors": ["'none'"],
@@ -271,7 +273,10 @@ CONTENT_SECURITY_POLICIES = {
     # drf-spectacular upgrade that changes it fails tests/core/http/test_security.py).
     "/api/docs/": {
         **_CSP_STRICT,
-        "style-src": ["'self'", "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='"],
+        "style-src": [
+            *_CSP_STRICT["style-src"],
+            "'sha256-MMpT0iDxyjALd9PdfepImGX3DBfJPXZ4IlDWdPAgtn0='",
+        ],
     },
 }
 

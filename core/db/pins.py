@@ -31,6 +31,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 
+from core.circuit_breaker import CircuitBreaker
 from core.db import conf, metrics
 
 logger = logging.getLogger(__name__)
@@ -45,11 +46,17 @@ class PinStore:
     """User pins and token -> user ids in the cache named by ``REPLICA_PIN_CACHE``.
 
     A cache failure is reported as "unknown": the caller then reads the primary, because a
-    stale read is a correctness bug and an extra primary read is only a cost.
+    stale read is a correctness bug and an extra primary read is only a cost. A circuit
+    breaker stops calling a failing or hanging cache for a cool-down, so token clients do not
+    pay the socket timeout on every request while Redis is down.
     """
 
     def __init__(self) -> None:
-        self._healthy = True
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget past failures: a closed breaker."""
+        self.breaker = CircuitBreaker("replica-pins", failure_threshold=3, cooldown_seconds=5)
 
     @property
     def cache(self) -> BaseCache:
@@ -72,16 +79,14 @@ class PinStore:
         self._call(self.cache.set, key, user_id, TOKEN_USER_SECONDS)
 
     def _call(self, method: Callable[..., Any], *args: Any) -> Any:
+        if not self.breaker.allow():
+            return _FAILED
         try:
             result = method(*args)
-        except Exception as exc:  # the cache backend's own errors (redis.ConnectionError, ...)
-            if self._healthy:
-                self._healthy = False
-                logger.warning("pin store unavailable (%s); pinned clients read the primary", exc)
+        except Exception:  # the cache backend's own errors (redis.ConnectionError, ...)
+            self.breaker.record_failure()  # logged once per state change by the breaker
             return _FAILED
-        if not self._healthy:
-            self._healthy = True
-            logger.warning("pin store available again")
+        self.breaker.record_success()
         return result
 
 

@@ -127,6 +127,12 @@ class Staff:
             )
         )
 
+    def type(self, css: str, text: str, *, clear: bool = True) -> None:
+        field = self.find(css)
+        if clear:
+            field.clear()
+        field.send_keys(text)
+
     def click_and_wait(self, css: str) -> None:
         """Click a button or link and wait for the next page."""
         self._navigating(lambda: self.click(css))

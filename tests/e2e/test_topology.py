@@ -7,6 +7,11 @@ load generator); the rate-limit proof floods from 127.0.0.4 while 127.0.0.5 brow
 own throttles are off here (they are proven in tests/e2e/test_throttling.py): every non-200
 below is nginx's or a failure. Every loop is bounded in count and time; nothing asserts a
 duration.
+
+"Killed" twice over: `kill PID` (SIGTERM: the backend finishes what it holds and goes) costs
+no GET at all; a crash (SIGKILL of master and workers) costs no GET either, except — rarely
+— an answer whose status line was already on its way to the client when the process died:
+gunicorn writes headers and body separately, and nginx cannot replay half an answer.
 """
 
 from __future__ import annotations
@@ -145,10 +150,10 @@ def test_a_backend_killed_during_1000_gets_fails_none_and_serves_again_once_rest
     victim_address = f"127.0.0.1:{victim.port}"
     # given 1,000 GETs in flight (4 clients: the load outlasts the backend's ~1 s shutdown)
     with customer_gets(stack, token, 1000, concurrency=4) as load:
-        # when a backend is killed a tenth of the way in (`kill PID`: SIGTERM, what systemd,
-        # `docker stop` and Kubernetes send): it stops accepting, its workers finish what they
-        # hold, and it is gone
-        load.wait_for(100)
+        # when a backend is killed early on (`kill PID`: SIGTERM, what systemd, `docker stop`
+        # and Kubernetes send): it stops accepting, its workers finish what they hold, and it
+        # is gone
+        load.wait_for(60)
         victim.terminate()
         deadline = time.monotonic() + 30
         while victim.running and time.monotonic() < deadline:
@@ -158,7 +163,7 @@ def test_a_backend_killed_during_1000_gets_fails_none_and_serves_again_once_rest
     victim.stop()
     # then not one GET failed: the refused and closed connections were retried elsewhere
     assert load.statuses() == {200: 1000}, [r.error or r.status for r in load.failures()][:5]
-    before = served_by([r for at, r in load.replies[:100]])
+    before = served_by([r for at, r in load.replies[:60]])
     after = served_by([r for at, r in load.replies if at > gone_at])
     assert before[victim_address] > 0, "the victim was serving before it was killed"
     assert sum(after.values()) > 0, "the load went on after the victim was gone"
@@ -178,8 +183,8 @@ def test_a_backend_crashing_during_1000_gets_costs_only_answers_it_was_writing(s
         load.wait_for(200)
         victim.kill()
         load.join()
-    # then nginx answered every request with a 200 — no 502, no refused connection: the ones
-    # the backend had not started answering were retried on the others...
+    # then no request got an error status or a refused connection: the ones the backend had
+    # not started answering were retried on the others...
     failures = load.failures()
     assert {reply.status for reply in failures} <= {None}, [r.status for r in failures]
     # ...and the only casualties are answers cut mid-body at the instant of the crash (the

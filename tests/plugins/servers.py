@@ -190,6 +190,7 @@ def _replica_routing_per_test(
     from django.core.cache import caches
     from django.test import override_settings
 
+    from core.db import pins
     from core.db.health import registry
 
     wants_replica = _local_servers is not None and _wants_replica(request.node)
@@ -198,6 +199,7 @@ def _replica_routing_per_test(
     with override_settings(REPLICA_READS_ENABLED=wants_replica):
         yield
     registry.reset()
+    pins.store.reset()  # a test that stopped Redis may have opened the pin store's breaker
     if _local_servers is not None:
         cluster, redis_server = _local_servers
         if not redis_server.running:

@@ -146,3 +146,27 @@ def test_pins_unavailable_when_redis_is_down_means_primary_not_errors(
     # then: answered, from the primary, because the pin could not be ruled out
     assert response.status_code == 200
     assert counters(metrics.FALLBACKS, "pin_store_unavailable") >= 1
+
+
+def test_a_failing_pin_store_stops_calling_the_cache_for_a_cool_down():
+    # given a pin store whose cache fails every call (Redis down or hanging)
+    from core.db.pins import PinStore
+
+    class DeadCache:
+        calls = 0
+
+        def get(self, *args):
+            DeadCache.calls += 1
+            raise ConnectionError("redis is down")
+
+    class StoreOnDeadCache(PinStore):
+        cache = DeadCache()
+
+    store = StoreOnDeadCache()
+    # when many requests ask whether their user is pinned
+    answers = [store.user_pinned(7) for _ in range(20)]
+    # then each answer is "unknown" (the request reads the primary), and after three failures
+    # the breaker stops calling: no request waits on the dead cache any more
+    assert answers == [None] * 20
+    assert DeadCache.calls == 3
+    assert store.breaker.state == "open"
