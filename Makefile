@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint venv system-deps clean stack stack-status stack-down
+.PHONY: run test test-fast lint venv system-deps clean stack stack-status stack-down worker beat
 
 venv: $(VENV)/.installed
 
@@ -29,7 +29,7 @@ test: venv system-deps
 
 ## Unit tests only, on SQLite, no servers (a quick loop while developing)
 test-fast: venv
-	TEST_DATABASE=sqlite $(PY) -m pytest -m "not servers"
+	TEST_DATABASE=sqlite $(PY) -m pytest -m "not servers and not browser"
 
 ## PostgreSQL, Redis and nginx binaries for the integration tests (installs them when root)
 system-deps:
@@ -45,6 +45,33 @@ stack-status: venv
 
 stack-down: venv
 	deploy/local/stack down $(STACK_ARGS)
+
+## A Celery worker and the beat scheduler (README, "Background work"). They need a broker:
+## CELERY_BROKER_URL, or REDIS_URL (e.g. `source .stack/stack.env`). `make run` alone needs
+## neither: without a broker, tasks run in the web process right after each commit.
+worker: venv
+	@test -n "$$CELERY_BROKER_URL$$REDIS_URL" || \
+		{ echo "Set CELERY_BROKER_URL or REDIS_URL (without a broker tasks run in-process)."; exit 1; }
+	$(VENV)/bin/celery -A config worker --loglevel INFO --concurrency $${CELERY_CONCURRENCY:-2}
+
+beat: venv
+	@test -n "$$CELERY_BROKER_URL$$REDIS_URL" || \
+		{ echo "Set CELERY_BROKER_URL or REDIS_URL (without a broker tasks run in-process)."; exit 1; }
+	$(VENV)/bin/celery -A config beat --loglevel INFO
+
+## The benchmark (README, "Benchmark"): the stack seeded at scale, wrk load, ceilings, ratios
+## against the targets; report in bench/results/<time>/ (BENCH_ARGS="--help" for the knobs)
+.PHONY: bench bench-smoke
+bench: venv system-deps $(VENV)/.bench-installed
+	$(PY) -m bench $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+## The same code path in under a minute (`make test` runs it too: tests/bench/test_smoke.py)
+bench-smoke: venv system-deps
+	$(PY) -m bench --smoke $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

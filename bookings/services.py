@@ -11,7 +11,10 @@ from accounts.models import User
 from bookings import lock_objects, selectors
 from bookings.errors import InvalidStatusTransition, SlotFull, TooLateToCancel
 from bookings.models import Booking, Chef
+from core.background import enqueue
 from core.observability import metrics
+from notifications.models import Notification
+from notifications.tasks import send_booking_email
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +68,9 @@ def booking_create(
             currency=quote.currency,
         )
         metrics.inc_on_commit(metrics.bookings_created)
+        # Emails go out after the commit, from a worker; a rolled-back booking sends none.
+        _notify(booking, Notification.Kind.BOOKING_RECEIVED)
+        _notify(booking, Notification.Kind.STAFF_NEW_BOOKING)
     logger.info("booking created", extra={"booking_id": booking.pk, "customer_id": customer.pk})
     return booking
 
@@ -87,18 +93,22 @@ def booking_cancel(
         booking.status = Status.CANCELLED
         booking.cancelled_at = now
         booking.save(update_fields=["status", "cancelled_at", "updated_at"])
+        _notify(booking, Notification.Kind.BOOKING_CANCELLED)
     return booking
 
 
 def booking_confirm(*, booking_id: int, now: datetime.datetime | None = None) -> Booking:
-    """Staff accept a pending booking."""
-    return _transition(
-        booking_id=booking_id,
-        allowed_from=(Status.PENDING,),
-        to=Status.CONFIRMED,
-        timestamp_field="confirmed_at",
-        now=now,
-    )
+    """Staff accept a pending booking; the customer is emailed."""
+    with transaction.atomic():
+        booking = _transition(
+            booking_id=booking_id,
+            allowed_from=(Status.PENDING,),
+            to=Status.CONFIRMED,
+            timestamp_field="confirmed_at",
+            now=now,
+        )
+        _notify(booking, Notification.Kind.BOOKING_CONFIRMED)
+    return booking
 
 
 def booking_complete(*, booking_id: int, now: datetime.datetime | None = None) -> Booking:
@@ -112,6 +122,32 @@ def booking_complete(*, booking_id: int, now: datetime.datetime | None = None) -
     )
 
 
+def bookings_complete_past(*, now: datetime.datetime | None = None) -> int:
+    """Mark confirmed bookings completed once BOOKING_AUTO_COMPLETE_AFTER_HOURS have passed since
+    their start (housekeeping; staff may do it sooner). Returns how many were completed.
+
+    Each booking is completed by ``booking_complete`` under its own lock, so a booking staff
+    cancelled or completed meanwhile is skipped, and two runs at once complete it once.
+    """
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(hours=settings.BOOKING_AUTO_COMPLETE_AFTER_HOURS)
+    candidates = Booking.objects.filter(
+        status=Status.CONFIRMED, event_date__lte=timezone.localdate(cutoff)
+    ).values_list("pk", "event_date", "start_time")
+    completed = 0
+    for booking_id, event_date, start_time in candidates.order_by("pk"):
+        if selectors.event_start(date=event_date, start_time=start_time) > cutoff:
+            continue
+        try:
+            booking_complete(booking_id=booking_id, now=now)
+        except InvalidStatusTransition:
+            continue  # changed by staff since the query
+        completed += 1
+    if completed:
+        logger.info("bookings completed after their event", extra={"count": completed})
+    return completed
+
+
 def booking_assign_chef(*, booking_id: int, chef: Chef | None) -> Booking:
     with transaction.atomic():
         booking = lock_objects.booking_lock(booking_id=booking_id)
@@ -120,6 +156,11 @@ def booking_assign_chef(*, booking_id: int, chef: Chef | None) -> Booking:
         booking.chef = chef
         booking.save(update_fields=["chef", "updated_at"])
     return booking
+
+
+def _notify(booking: Booking, kind: str) -> None:
+    """Email about ``booking`` once the caller's transaction commits (core/background)."""
+    enqueue(send_booking_email, booking_id=booking.pk, kind=str(kind))
 
 
 def _transition(

@@ -60,8 +60,8 @@ class PaymentAdmin(admin.ModelAdmin):
 
 @admin.register(ProviderEvent)
 class ProviderEventAdmin(admin.ModelAdmin):
-    list_display = ["event_id", "provider", "event_type", "received_at"]
-    list_filter = ["provider", "event_type"]
+    list_display = ["event_id", "provider", "event_type", "received_at", "processed_at"]
+    list_filter = ["provider", "event_type", ("processed_at", admin.EmptyFieldListFilter)]
     search_fields = ["event_id"]
     date_hierarchy = "received_at"
     show_full_result_count = False

@@ -55,13 +55,15 @@ class Payment(models.Model):
 
 
 class ProviderEvent(models.Model):
-    """A webhook event we have applied; its unique id is what makes re-deliveries no-ops."""
+    """A verified webhook event. Its unique id makes re-deliveries no-ops; ``processed_at`` is set
+    in the transaction that applies its effect, so a task that runs twice applies it once."""
 
     provider = models.CharField(max_length=16, choices=Payment.Provider.choices)
     event_id = models.CharField(max_length=255)
     event_type = models.CharField(max_length=100)
     payload = models.JSONField()
     received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from bookings import lock_objects as booking_locks
 from bookings.models import Booking
+from core.background import enqueue
 from core.http.errors import InvalidInput, NotFound
 from core.observability import metrics
 from payments import lock_objects, providers, selectors
@@ -24,6 +25,7 @@ from payments.errors import (
     InvalidWebhook,
 )
 from payments.models import Payment, ProviderEvent
+from payments.tasks import apply_provider_event
 
 logger = logging.getLogger(__name__)
 
@@ -150,16 +152,16 @@ def stripe_webhook_verify(*, payload: bytes, signature: str | None) -> dict[str,
     return event
 
 
-def stripe_event_apply(*, event: dict[str, Any]) -> bool:
-    """Apply a verified Stripe event at most once; return False for a repeated event.
+def stripe_event_receive(*, event: dict[str, Any]) -> bool:
+    """Store a verified Stripe event and enqueue its processing; False for a repeated event id.
 
-    The event row and its effect commit together: a crash in between leaves neither, so the
-    provider's retry applies it then.
+    The event row and its outbox row commit together, so an event acknowledged to Stripe is
+    processed even if the broker is down right now (the outbox relay publishes it later).
     """
     with transaction.atomic():
         try:
             with transaction.atomic():
-                ProviderEvent.objects.create(
+                record = ProviderEvent.objects.create(
                     provider=Payment.Provider.STRIPE,
                     event_id=event["id"],
                     event_type=str(event.get("type", ""))[:100],
@@ -167,7 +169,24 @@ def stripe_event_apply(*, event: dict[str, Any]) -> bool:
                 )
         except IntegrityError:
             return False
-        _stripe_event_effect(event)
+        enqueue(apply_provider_event, provider_event_id=record.pk)
+    return True
+
+
+def provider_event_process(*, provider_event_id: int, now: datetime.datetime | None = None) -> bool:
+    """Apply a stored event's effect at most once; False when it was processed before.
+
+    The event's row is locked and ``processed_at`` set in the transaction of the effect: a
+    crash in between leaves neither, so the task's next run applies it then, and a concurrent
+    run waits for the lock and finds it processed.
+    """
+    with transaction.atomic():
+        record = lock_objects.provider_event_lock(provider_event_id=provider_event_id)
+        if record.processed_at is not None:
+            return False
+        _stripe_event_effect(record.payload)
+        record.processed_at = now or timezone.now()
+        record.save(update_fields=["processed_at"])
     return True
 
 

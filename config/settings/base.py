@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "bookings",
     "payments",
     "reviews",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -289,6 +290,11 @@ BOOKING_MIN_NOTICE_HOURS = env_int("BOOKING_MIN_NOTICE_HOURS", 72)
 BOOKING_MAX_ADVANCE_DAYS = env_int("BOOKING_MAX_ADVANCE_DAYS", 365)
 # Customers may cancel up to this many hours before the event starts.
 BOOKING_CANCELLATION_WINDOW_HOURS = env_int("BOOKING_CANCELLATION_WINDOW_HOURS", 48)
+# Housekeeping marks a confirmed booking completed this many hours after its start time (staff
+# may do it sooner in the admin); the review request goes out the day after the event.
+BOOKING_AUTO_COMPLETE_AFTER_HOURS = env_int("BOOKING_AUTO_COMPLETE_AFTER_HOURS", 6)
+# Review requests are sent for events at most this many days ago (never for old history).
+REVIEW_REQUEST_MAX_AGE_DAYS = env_int("REVIEW_REQUEST_MAX_AGE_DAYS", 14)
 # Guest limits for any booking; a package may narrow them further.
 BOOKING_MIN_GUESTS = env_int("BOOKING_MIN_GUESTS", 1)
 BOOKING_MAX_GUESTS = env_int("BOOKING_MAX_GUESTS", 60)
@@ -304,6 +310,136 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
 PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER", "stripe" if STRIPE_SECRET_KEY else "manual")
 # How long a stored Idempotency-Key answers replays before it may be reused.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+
+# ------------------------------------------------------------------------------ email
+# https://docs.djangoproject.com/en/5.2/topics/email/
+# The console backend prints each message (the embedded default); EMAIL_HOST switches to SMTP.
+# EMAIL_BACKEND names any backend outright (tests give their workers the file-based one).
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+# A hanging mail server fails the send (the task retries) instead of holding a worker forever.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH")  # the file-based backend's directory
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "MyHibachi <bookings@myhibachi.example>")
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# Where the new-booking notice goes; unset: every active staff member with an email address.
+STAFF_NOTIFICATION_EMAILS = env_list("STAFF_NOTIFICATION_EMAILS")
+# Links in emails (the customer's app or site).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+
+# ------------------------------------------------------------------------------ background work
+# https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html
+# Celery reads every CELERY_* setting here (config/celery.py). The broker defaults to the same
+# Redis; amqp://... (RabbitMQ) works by URL. Without a broker (the embedded default) tasks run
+# eagerly, in the process that enqueued them, right after the transaction commits.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
+# Results are not used: tasks record their outcome in the database (sent notifications,
+# processed provider events, dead letters). Set one to inspect results by task id.
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND")
+CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_ENABLE_UTC = True
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# Reliability (core/background/reliability.py sets acks_late per task): a worker takes one
+# message at a time per process, so a crash loses at most what it was running, and that comes
+# back (reject_on_worker_lost; for Redis, after the visibility timeout).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TRACK_STARTED = False
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
+# Recycle worker processes now and then (slow leaks in long-lived processes).
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 1000)
+CELERY_WORKER_SEND_TASK_EVENTS = False
+# Workers log through Django's LOGGING (JSON lines with the rest), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request publishes once, without kombu's retries: an enqueue that fails leaves its outbox row
+# for the relay, so a request never waits on a broker that is down (core/background/outbox.py).
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
+# A message a worker took and never acknowledged (the worker died) is given to another worker
+# after this many seconds (Redis only: RabbitMQ redelivers when the connection drops). Longer
+# than the longest task (CELERY_TASK_TIME_LIMIT), or a slow task would run twice.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_UNACKED_RESTORE_INTERVAL = env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10)
+
+
+def broker_transport_options(url: str | None) -> dict:
+    """kombu's transport options for the broker at ``url`` (Redis gets its own)."""
+    options: dict = {
+        # Connection retries of every transport: bounded, so publishing cannot hang.
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    }
+    if (url or "").split(":", 1)[0] in {"redis", "rediss", "sentinel"}:
+        options.update(
+            {
+                "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+                # How often a worker looks for messages past the visibility timeout (seconds).
+                "unacked_restore_interval": CELERY_UNACKED_RESTORE_INTERVAL,
+                "unacked_restore_throttle": 1,
+                "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+                "socket_timeout": env_float("CELERY_BROKER_SOCKET_TIMEOUT", 10.0),
+                "health_check_interval": 25,
+            }
+        )
+    return options
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
+# Retries of failing tasks: exponential back-off (base * 2**n, capped) with full jitter, at
+# most this many times; then the task is kept as a dead letter (staff retry it in the admin).
+TASK_RETRY_MAX = env_int("TASK_RETRY_MAX", 5)
+TASK_RETRY_BACKOFF_SECONDS = env_int("TASK_RETRY_BACKOFF_SECONDS", 2)
+TASK_RETRY_BACKOFF_MAX_SECONDS = env_int("TASK_RETRY_BACKOFF_MAX_SECONDS", 600)
+# The outbox (core/background/outbox.py): rows the relay publishes per run, and how long
+# published rows are kept for operators before housekeeping deletes them.
+OUTBOX_RELAY_BATCH = env_int("OUTBOX_RELAY_BATCH", 200)
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 7)
+# After this many publish failures in a row, enqueues skip the broker for the cool-down and
+# leave their rows to the relay (no request pays a timeout per enqueue during an outage).
+OUTBOX_BREAKER_FAILURES = env_int("OUTBOX_BREAKER_FAILURES", 3)
+OUTBOX_BREAKER_COOLDOWN_SECONDS = env_float("OUTBOX_BREAKER_COOLDOWN_SECONDS", 5.0)
+# The worker's own /metrics (its processes' task counters), for Prometheus; unset: none.
+CELERY_WORKER_METRICS_PORT = env_int("CELERY_WORKER_METRICS_PORT", 0)
+CELERY_WORKER_METRICS_ADDRESS = env_str("CELERY_WORKER_METRICS_ADDRESS", "0.0.0.0")  # noqa: S104
+# Touched when the worker is ready, removed when it stops: the Kubernetes readiness probe.
+CELERY_WORKER_READY_FILE = env_str("CELERY_WORKER_READY_FILE")
+# Periodic housekeeping: Celery beat (one process, deploy/) enqueues these every N seconds.
+OUTBOX_RELAY_INTERVAL_SECONDS = env_float("OUTBOX_RELAY_INTERVAL_SECONDS", 10)
+HOUSEKEEPING_INTERVAL_SECONDS = env_float("HOUSEKEEPING_INTERVAL_SECONDS", 3600)
+CACHE_REWARM_INTERVAL_SECONDS = env_float("CACHE_REWARM_INTERVAL_SECONDS", 300)
+METRICS_SAMPLE_INTERVAL_SECONDS = env_float("METRICS_SAMPLE_INTERVAL_SECONDS", 15)
+BOOKING_HOUSEKEEPING_INTERVAL_SECONDS = env_float("BOOKING_HOUSEKEEPING_INTERVAL_SECONDS", 900)
+CELERY_BEAT_SCHEDULE = {
+    # Publishes what enqueues could not (the broker was down): core/background/outbox.py.
+    "relay-outbox": {"task": "core.outbox_relay", "schedule": OUTBOX_RELAY_INTERVAL_SECONDS},
+    "purge-expired-rows": {"task": "core.purge_expired", "schedule": HOUSEKEEPING_INTERVAL_SECONDS},
+    "rewarm-caches": {"task": "core.rewarm_caches", "schedule": CACHE_REWARM_INTERVAL_SECONDS},
+    "sample-metrics": {"task": "core.sample_metrics", "schedule": METRICS_SAMPLE_INTERVAL_SECONDS},
+    "complete-past-bookings": {
+        "task": "bookings.complete_past_bookings",
+        "schedule": BOOKING_HOUSEKEEPING_INTERVAL_SECONDS,
+    },
+    "send-review-requests": {
+        "task": "notifications.send_review_requests",
+        "schedule": BOOKING_HOUSEKEEPING_INTERVAL_SECONDS,
+    },
+}
 
 # ------------------------------------------------------------------------------ logging
 LOG_LEVEL = env_str("DJANGO_LOG_LEVEL", "INFO")

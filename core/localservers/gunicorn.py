@@ -27,7 +27,8 @@ class GunicornServer:
 
     ``env`` is added to this process's environment (DATABASE_URL, REDIS_URL, settings module,
     ...). ``config`` is a gunicorn config file (``deploy/gunicorn.conf.py``); without it the
-    command line sets gthread workers.
+    command line sets gthread workers. ``app`` is the WSGI application (the benchmark serves its
+    minimal Django view through the same configuration).
     """
 
     def __init__(
@@ -41,8 +42,10 @@ class GunicornServer:
         port: int | None = None,
         name: str = "gunicorn",
         base_dir: Path | None = None,
+        app: str = "config.wsgi:application",
     ) -> None:
         self.env = {**os.environ, **env}
+        self.app = app
         self.workers = workers
         self.threads = threads
         self.config = config
@@ -85,7 +88,7 @@ class GunicornServer:
     def spawn(self) -> None:
         """Start the master without waiting (start several, then ``wait_ready`` each)."""
         self.port = self._fixed_port or free_port()
-        argv = [sys.executable, "-m", "gunicorn", "config.wsgi:application"]
+        argv = [sys.executable, "-m", "gunicorn", self.app]
         if self.config is not None:
             argv += ["--config", str(self.config.resolve())]
         argv += [

@@ -1,5 +1,6 @@
 """The production topology on one machine: nginx, three gunicorn backends, PostgreSQL primary +
-streaming replica, Redis — all on loopback, all under one state directory, no containers.
+streaming replica, Redis, and the background work (a Celery worker and beat on a Redis broker of
+their own) — all on loopback, all under one state directory, no containers.
 
 In-process (tests)::
 
@@ -33,15 +34,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from core.localservers.binaries import MissingBinary
+from core.localservers.celery import CeleryBeat, CeleryWorker
 from core.localservers.gunicorn import PROJECT_ROOT, GunicornServer
 from core.localservers.nginx import NginxServer
 from core.localservers.processes import LOOPBACK, ServerStartError, free_port
+from core.localservers.redis import RedisServer
 from core.localservers.stack import LocalServers
 from deploy.nginx.render import NginxSite
 
@@ -56,6 +59,18 @@ LOG_FILE = "stack.log"
 MARKER = ".myhibachi-stack"
 # The same memory policy as docker-compose.yml's Redis: a cache that evicts, never refuses.
 REDIS_ARGS = ["--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"]
+# The task broker, as docker-compose.yml's redis-broker: keeps what it accepted (append-only
+# file in its directory, across restarts of the broker) and never evicts a message.
+BROKER_ARGS = [
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--maxmemory-policy",
+    "noeviction",
+]
+# The Celery worker's /metrics (deploy/prometheus/prometheus.yml scrapes it there).
+DEFAULT_WORKER_METRICS_PORT = 9808
 # Not secrets: collectstatic needs production settings' required variables to be set, not real.
 BUILD_ENV = {
     "DJANGO_SECRET_KEY": "collectstatic-only",
@@ -87,6 +102,8 @@ class ProductionStack:
         upstream_header: bool = True,
         limit_exempt: Sequence[str] = (),
         env: dict[str, str] | None = None,
+        task_workers: int = 1,
+        worker_metrics_port: int | None = DEFAULT_WORKER_METRICS_PORT,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.backend_ports = list(backend_ports)
@@ -103,6 +120,12 @@ class ProductionStack:
         self.servers: LocalServers | None = None
         self.backends: list[GunicornServer] = []
         self.nginx: NginxServer | None = None
+        # Background work (core/background): the broker, Celery workers and the one beat.
+        self.task_workers = task_workers
+        self.worker_metrics_port = worker_metrics_port
+        self.broker: RedisServer | None = None
+        self.celery_workers: list[CeleryWorker] = []
+        self.beat: CeleryBeat | None = None
         self._secret_key = secrets.token_urlsafe(50)
 
     def __enter__(self) -> ProductionStack:
@@ -112,8 +135,8 @@ class ProductionStack:
         self.stop()
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self, log: Any = None) -> ProductionStack:
-        """Start everything; on any failure stop what started and raise."""
+    def start(self, log: Callable[[str], None] | None = None) -> ProductionStack:
+        """Start everything (``log`` hears each step); on a failure stop what started, raise."""
         say = log or (lambda message: None)
         collect: subprocess.Popen[bytes] | None = None
         try:
@@ -126,6 +149,11 @@ class ProductionStack:
             self.servers = LocalServers(
                 replicas=self.replicas, base_dir=self.state_dir, redis_args=REDIS_ARGS
             ).start()
+            if self.task_workers:
+                self.broker = RedisServer(
+                    base_dir=self.state_dir / "broker", extra_args=BROKER_ARGS
+                )
+                self.broker.start()
             say("migrating the database")
             self._manage(["migrate", "--noinput", "-v0"])
             if self.demo_data:
@@ -134,6 +162,9 @@ class ProductionStack:
             self._finish(collect, "collectstatic")
             say(f"starting {len(self.backend_ports)} gunicorn backends")
             self._start_backends()
+            if self.task_workers:
+                say(f"starting {self.task_workers} Celery worker(s) and beat")
+                self._start_celery()
             say("starting nginx")
             self.nginx = NginxServer(self.nginx_site(), prefix=self.state_dir / "nginx")
             self.nginx.start()
@@ -154,6 +185,14 @@ class ProductionStack:
             backend.terminate()  # all at once: each takes about a second to finish
         for backend in self.backends:
             backend.stop()
+        # Beat first (nothing new is enqueued), then the workers: a warm shutdown each, the
+        # running tasks finish; then the broker.
+        if self.beat is not None:
+            self.beat.stop()
+        for worker in self.celery_workers:
+            worker.stop()
+        if self.broker is not None:
+            self.broker.stop()
         if self.servers is not None:
             self.servers.stop()
 
@@ -164,37 +203,81 @@ class ProductionStack:
         os.chmod(self.state_dir, 0o755)  # noqa: S103 - static files and logs, no secrets
 
     def _start_backends(self) -> None:
-        assert self.servers is not None
         for index, port in enumerate(self.backend_ports, start=1):
-            name = f"backend{index}"
-            base_dir = self.state_dir / name
-            env = {
-                **self.app_env(),
-                # Each backend names itself to PostgreSQL (pg_stat_activity.application_name).
-                "DATABASE_URL": _with_application_name(
-                    self.servers.postgres.url("default"), f"myhibachi-{name}"
-                ),
-                "DATABASE_REPLICA_URLS": ",".join(
-                    _with_application_name(url, f"myhibachi-{name}")
-                    for url in self.servers.postgres.replica_urls
-                ),
-                "PROMETHEUS_MULTIPROC_DIR": str(base_dir / "metrics"),
-            }
-            self.backends.append(
-                GunicornServer(
-                    env=env,
-                    workers=self.workers,
-                    threads=self.threads,
-                    config=GUNICORN_CONFIG,
-                    port=port or free_port(),
-                    name=f"myhibachi-{name}",
-                    base_dir=base_dir,
-                )
-            )
+            self.backends.append(self.backend_server(f"backend{index}", port=port))
         for backend in self.backends:
             backend.spawn()
         for backend in self.backends:
             backend.wait_ready(timeout=90)
+
+    def backend_server(
+        self,
+        name: str,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        app: str = "config.wsgi:application",
+    ) -> GunicornServer:
+        """A backend like the stack's own (not started, not in ``backends``), against the
+        stack's databases and Redis, with ``env`` on top: the benchmark starts extra ones with
+        one switch changed (``CACHE_RESULTS_ENABLED=false``) or another WSGI ``app``."""
+        assert self.servers is not None
+        base_dir = self.state_dir / name
+        backend_env = {
+            **self.app_env(),
+            # Each backend names itself to PostgreSQL (pg_stat_activity.application_name).
+            "DATABASE_URL": _with_application_name(
+                self.servers.postgres.url("default"), f"myhibachi-{name}"
+            ),
+            "DATABASE_REPLICA_URLS": ",".join(
+                _with_application_name(url, f"myhibachi-{name}")
+                for url in self.servers.postgres.replica_urls
+            ),
+            "PROMETHEUS_MULTIPROC_DIR": str(base_dir / "metrics"),
+            **(env or {}),
+        }
+        return GunicornServer(
+            env=backend_env,
+            workers=self.workers,
+            threads=self.threads,
+            config=GUNICORN_CONFIG,
+            port=port or free_port(),
+            name=f"myhibachi-{name}",
+            base_dir=base_dir,
+            app=app,
+        )
+
+    def _start_celery(self) -> None:
+        assert self.servers is not None
+        env = {
+            **self.app_env(),
+            "DATABASE_URL": _with_application_name(
+                self.servers.postgres.url("default"), "myhibachi-worker"
+            ),
+            "DATABASE_REPLICA_URLS": ",".join(
+                _with_application_name(url, "myhibachi-worker")
+                for url in self.servers.postgres.replica_urls
+            ),
+        }
+        for index in range(1, self.task_workers + 1):
+            name = "worker" if self.task_workers == 1 else f"worker{index}"
+            port = (self.worker_metrics_port or free_port()) if index == 1 else free_port()
+            self.celery_workers.append(
+                CeleryWorker(
+                    env=env,
+                    name=name,
+                    concurrency=2,
+                    metrics_port=port,
+                    base_dir=self.state_dir / name,
+                )
+            )
+        self.beat = CeleryBeat(env=env, name="beat", base_dir=self.state_dir / "beat")
+        for worker in self.celery_workers:
+            worker.spawn()
+        self.beat.spawn()
+        for worker in self.celery_workers:
+            worker.wait_ready(timeout=90)
+        self.beat.wait_ready(timeout=90)
 
     def nginx_site(self) -> NginxSite:
         return NginxSite(
@@ -222,6 +305,8 @@ class ProductionStack:
         }
         if self.servers is not None:
             env.update(self.servers.env())
+        if self.broker is not None:
+            env["CELERY_BROKER_URL"] = self.broker.url
         env.update(self.extra_env)
         return env
 
@@ -299,6 +384,36 @@ class ProductionStack:
                     "pid": self.servers.redis.pid,
                     "url": self.servers.redis.url,
                     "log": str(self.servers.redis.base_dir / "redis.log"),
+                }
+            )
+        if self.broker is not None:
+            processes.append(
+                {
+                    "name": "redis-broker",
+                    "kind": "redis",
+                    "pid": self.broker.pid,
+                    "url": self.broker.url,
+                    "log": str(self.broker.base_dir / "redis.log"),
+                }
+            )
+        for worker in self.celery_workers:
+            processes.append(
+                {
+                    "name": worker.name,
+                    "kind": "celery-worker",
+                    "pid": worker.pid,
+                    "url": worker.metrics_url or "",
+                    "log": str(worker.log_path),
+                }
+            )
+        if self.beat is not None:
+            processes.append(
+                {
+                    "name": "beat",
+                    "kind": "celery-beat",
+                    "pid": self.beat.pid,
+                    "url": "",
+                    "log": str(self.beat.log_path),
                 }
             )
         return {

@@ -137,6 +137,59 @@ throttle_decisions = Counter(
     ["scope", "decision"],
 )
 
+# ------------------------------------------------------------------------------ background tasks
+# Counted where tasks run (Celery signals, core/background/signals.py): the workers serve them
+# on their own /metrics (CELERY_WORKER_METRICS_PORT); tasks run eagerly (the embedded default)
+# count on the web process's. Latency buckets reach 15 minutes: an outage's backlog is visible.
+TASK_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
+TASK_DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+tasks_started = Counter("tasks_started", "Task runs started in a worker, by task name.", ["task"])
+tasks_succeeded = Counter("tasks_succeeded", "Task runs that returned, by task name.", ["task"])
+tasks_failed = Counter(
+    "tasks_failed",
+    "Task runs that failed for good (kept as dead letters), by task name.",
+    ["task"],
+)
+tasks_retried = Counter(
+    "tasks_retried", "Task runs that failed and were scheduled again, by task name.", ["task"]
+)
+task_queue_latency = Histogram(
+    "task_queue_latency_seconds",
+    "Time from the write that enqueued a task (its outbox row) to the task's first start, by "
+    "task name.",
+    ["task"],
+    buckets=TASK_LATENCY_BUCKETS,
+)
+task_duration = Histogram(
+    "task_duration_seconds",
+    "Time a task run took in the worker, by task name.",
+    ["task"],
+    buckets=TASK_DURATION_BUCKETS,
+)
+task_queue_depth = Gauge(
+    "task_queue_depth",
+    "Messages waiting on the broker, by queue (sampled by the core.sample_metrics task).",
+    ["queue"],
+    multiprocess_mode="livemostrecent",
+)
+task_outbox_pending = Gauge(
+    "task_outbox_pending",
+    "Outbox rows not yet published to the broker (sampled): non-zero for long means the "
+    "broker is unreachable.",
+    multiprocess_mode="livemostrecent",
+)
+task_outbox_oldest_age = Gauge(
+    "task_outbox_oldest_age_seconds",
+    "Age of the oldest unpublished outbox row (sampled; 0 when none).",
+    multiprocess_mode="livemostrecent",
+)
+task_publish_failures = Counter(
+    "task_publish_failures",
+    "Task messages that could not be published at once and were left to the outbox relay, by "
+    "reason (error, breaker_open).",
+    ["reason"],
+)
+
 # ------------------------------------------------------------------------------ business events
 blog_posts_created = Counter("blog_posts_created", "Blog posts created (committed).")
 user_reviews_submitted = Counter(

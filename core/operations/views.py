@@ -14,7 +14,9 @@ ADMIN_INDEX_TEMPLATE = "operations/admin_index.html"
 REFRESH_SECONDS = 30
 
 
-def operations_dashboard(request: HttpRequest, *, site: admin.AdminSite = admin.site):
+def operations_dashboard(
+    request: HttpRequest, *, site: admin.AdminSite = admin.site
+) -> TemplateResponse:
     """Replica roles and lag, dependencies, cache hit rate and breaker, throttle decisions per
     scope and today's bookings per slot. Staff only: ``site.admin_view`` sends anyone else to
     the admin login and marks the page never-cached."""

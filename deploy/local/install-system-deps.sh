@@ -2,7 +2,8 @@
 # Make sure the servers the integration tests start are installed: PostgreSQL (15+, with
 # initdb, postgres and pg_basebackup from one version), Redis, nginx. The test harness
 # (core/localservers) looks in the same places: PATH, then /usr/lib/postgresql/*/bin.
-# Also promtool (Debian package prometheus), which checks and unit-tests the alert rules, and
+# Also wrk, the benchmark's load generator; promtool (Debian package prometheus), which checks
+# and unit-tests the alert rules; and
 # Chromium with its matching ChromeDriver (chromium, chromium-driver) for the admin's browser
 # tests (tests/e2e/test_admin_browser.py): Debian's builds, never a downloaded browser.
 # On Debian/Ubuntu as root, installs what is missing; otherwise says exactly what to install.
@@ -40,6 +41,9 @@ fi
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ] || missing+=(prometheus)
+# The benchmark's load generator (bench/, `make bench`; its smoke run is part of `make test`).
+# redis-benchmark comes with redis-server (redis-tools), pgbench with PostgreSQL.
+command -v wrk >/dev/null 2>&1 || [ -x /usr/bin/wrk ] || missing+=(wrk)
 # Optional: without them the browser tests skip (unless root, where this installs them).
 optional=()
 [ -x /usr/bin/chromium ] || optional+=(chromium)

@@ -37,3 +37,12 @@ class PaymentSerializer(serializers.ModelSerializer):
         else:
             data["client_secret"] = self.context["client_secret"]
         return data
+
+
+class WebhookReceiptSerializer(serializers.Serializer):
+    """The webhook's answer: stored for processing, or a repeat of an event already received."""
+
+    received = serializers.BooleanField()
+    duplicate = serializers.BooleanField(
+        help_text="True when this event id was received before: nothing new is done."
+    )

@@ -8,7 +8,11 @@ from rest_framework.views import APIView
 from core.http import idempotency
 from core.http.pagination import NewestFirstCursorPagination, paginated_schema
 from payments import selectors, services
-from payments.api.serializers import PaymentInputSerializer, PaymentSerializer
+from payments.api.serializers import (
+    PaymentInputSerializer,
+    PaymentSerializer,
+    WebhookReceiptSerializer,
+)
 
 
 class PaymentListCreateView(APIView):
@@ -74,7 +78,11 @@ class PaymentDetailView(APIView):
 
 
 class StripeWebhookView(APIView):
-    """Signed events from Stripe. The raw body is verified, so DRF must not parse it first."""
+    """Signed events from Stripe. The raw body is verified, so DRF must not parse it first.
+
+    Answers 200 as soon as the event is stored: a worker applies it (payments/tasks.py), so
+    Stripe never waits on our processing nor retries because of it.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -82,10 +90,10 @@ class StripeWebhookView(APIView):
     throttle_classes: list = []
     traffic_priority = {"*": "critical"}
 
-    @extend_schema(request=None, responses={200: None})
+    @extend_schema(request=None, responses={200: WebhookReceiptSerializer})
     def post(self, request: Request) -> Response:
         event = services.stripe_webhook_verify(
             payload=request.body, signature=request.headers.get("Stripe-Signature")
         )
-        applied = services.stripe_event_apply(event=event)
-        return Response({"received": True, "applied": applied})
+        created = services.stripe_event_receive(event=event)
+        return Response({"received": True, "duplicate": not created})

@@ -107,6 +107,10 @@ def test_compose_has_the_local_stacks_topology():
         "postgres-replica",
         "redis",
         "prometheus",
+        # background work (tests/deploy/test_workers.py)
+        "worker",
+        "beat",
+        "redis-broker",
     }
     # nginx, built from the Dockerfile's nginx stage, waits for three healthy backends
     nginx = services["nginx"]

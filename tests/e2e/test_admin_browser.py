@@ -19,7 +19,7 @@ import datetime
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -114,7 +114,7 @@ class Staff:
             lambda: self.wait.until(EC.element_to_be_clickable((By.LINK_TEXT, text))).click()
         )
 
-    def _navigating(self, action) -> None:
+    def _navigating(self, action: Callable[[], object]) -> None:
         """Run ``action`` (a click, a key) and wait until a new page has replaced this one and
         loaded: until then, elements found could still be the old page's. (A mark left on the
         old page's window, not the staleness of its elements: ChromeDriver may report those

@@ -67,6 +67,10 @@ def test_up_status_and_down(state_dir):
         "postgres primary",
         "postgres replica_1",
         "redis",
+        # background work (core/localservers/celery.py)
+        "redis-broker",
+        "worker",
+        "beat",
     ]
     for process in state["processes"]:
         assert process["url"] in up.stdout and process["log"] in up.stdout

@@ -3,6 +3,7 @@ import time
 import pytest
 
 from bookings.models import Booking
+from core.models import FailedTask, OutboxMessage
 from payments.models import Payment, ProviderEvent
 from tests.conftest import assert_error
 from tests.payments.conftest import intent_event, signed
@@ -176,37 +177,72 @@ class TestListAndDetail:
 
 
 class TestStripeWebhook:
+    """The endpoint stores the event and answers at once; the task applies it after the commit
+    (run here by executing the on-commit callbacks: tasks are eager in the test settings)."""
+
+    def deliver(self, client, event, run_tasks):
+        payload, signature = signed(event)
+        with run_tasks(execute=True):
+            return client.post(
+                WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+            )
+
     def test_success_event_marks_the_payment_and_amount_paid(
+        self,
+        api_client,
+        customer_client,
+        booking,
+        stripe_server,
+        django_capture_on_commit_callbacks,
+    ):
+        pay(customer_client, booking)
+        event = intent_event("evt_1", "payment_intent.succeeded", "pi_0001")
+        response = self.deliver(api_client, event, django_capture_on_commit_callbacks)
+        assert response.status_code == 200
+        assert response.json() == {"received": True, "duplicate": False}
+        assert Payment.objects.get().status == Payment.Status.SUCCEEDED
+        assert ProviderEvent.objects.get().processed_at is not None
+        detail = customer_client.get(f"/api/v1/bookings/{booking.pk}/").json()
+        assert detail["amount_paid"] == booking.deposit_due
+
+    def test_the_answer_does_not_wait_for_processing(
         self, api_client, customer_client, booking, stripe_server
     ):
+        # given a delivery whose transaction has not run its on-commit work (the task)
         pay(customer_client, booking)
         payload, signature = signed(intent_event("evt_1", "payment_intent.succeeded", "pi_0001"))
         response = api_client.post(
             WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
         )
+        # then it is acknowledged and stored, with its task in the outbox, and not yet applied
         assert response.status_code == 200
-        assert response.json()["applied"] is True
-        assert Payment.objects.get().status == Payment.Status.SUCCEEDED
-        detail = customer_client.get(f"/api/v1/bookings/{booking.pk}/").json()
-        assert detail["amount_paid"] == booking.deposit_due
+        event = ProviderEvent.objects.get()
+        assert event.processed_at is None
+        assert Payment.objects.get().status == Payment.Status.PENDING
+        [queued] = OutboxMessage.objects.filter(task_name="payments.apply_provider_event")
+        assert queued.published_at is None
+        assert queued.kwargs == {"provider_event_id": event.pk}
 
     def test_a_repeated_event_changes_nothing(
-        self, api_client, customer_client, booking, stripe_server
+        self,
+        api_client,
+        customer_client,
+        booking,
+        stripe_server,
+        django_capture_on_commit_callbacks,
     ):
         pay(customer_client, booking)
-        payload, signature = signed(intent_event("evt_1", "payment_intent.succeeded", "pi_0001"))
-        api_client.post(
-            WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
-        )
+        event = intent_event("evt_1", "payment_intent.succeeded", "pi_0001")
+        self.deliver(api_client, event, django_capture_on_commit_callbacks)
         # staff refund it meanwhile; a re-delivered success must not resurrect it
         Payment.objects.update(status=Payment.Status.REFUNDED)
-        again = api_client.post(
-            WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
-        )
+        again = self.deliver(api_client, event, django_capture_on_commit_callbacks)
         assert again.status_code == 200
-        assert again.json()["applied"] is False
+        assert again.json() == {"received": True, "duplicate": True}
         assert Payment.objects.get().status == Payment.Status.REFUNDED
         assert ProviderEvent.objects.count() == 1
+        # the repeat enqueued nothing
+        assert OutboxMessage.objects.filter(task_name="payments.apply_provider_event").count() == 1
 
     @pytest.mark.parametrize("case", ["bad_secret", "stale", "missing", "garbage"])
     def test_bad_signatures_are_400_and_change_nothing(
@@ -226,7 +262,14 @@ class TestStripeWebhook:
         assert Payment.objects.get().status == Payment.Status.PENDING
         assert ProviderEvent.objects.count() == 0
 
-    def test_failed_and_refunded_events(self, api_client, customer_client, booking, stripe_server):
+    def test_failed_and_refunded_events(
+        self,
+        api_client,
+        customer_client,
+        booking,
+        stripe_server,
+        django_capture_on_commit_callbacks,
+    ):
         pay(customer_client, booking)
         for event in (
             intent_event("evt_1", "payment_intent.succeeded", "pi_0001"),
@@ -236,10 +279,7 @@ class TestStripeWebhook:
                 "data": {"object": {"id": "ch_1", "payment_intent": "pi_0001", "refunded": True}},
             },
         ):
-            payload, signature = signed(event)
-            api_client.post(
-                WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
-            )
+            self.deliver(api_client, event, django_capture_on_commit_callbacks)
         assert Payment.objects.get().status == Payment.Status.REFUNDED
 
     @pytest.mark.parametrize(
@@ -250,13 +290,14 @@ class TestStripeWebhook:
             {"id": "evt_z", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_9"}}},
         ],
     )
-    def test_odd_events_are_acknowledged_without_effect(self, api_client, event):
-        payload, signature = signed(event)
-        response = api_client.post(
-            WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
-        )
+    def test_odd_events_are_acknowledged_without_effect(
+        self, api_client, event, django_capture_on_commit_callbacks
+    ):
+        response = self.deliver(api_client, event, django_capture_on_commit_callbacks)
         assert response.status_code == 200
-        assert ProviderEvent.objects.filter(event_id=event["id"]).exists()
+        # processed (nothing to do), not failed: no dead letter, nothing left to retry
+        assert ProviderEvent.objects.get(event_id=event["id"]).processed_at is not None
+        assert not FailedTask.objects.exists()
 
     def test_signed_non_json_is_400(self, api_client):
         payload = "not json"

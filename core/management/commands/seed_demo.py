@@ -30,14 +30,25 @@ class Command(BaseCommand):
             "--scale", type=int, default=1, help="Multiply every volume (500 = 100k posts)."
         )
         parser.add_argument(
+            "--bookings",
+            type=int,
+            default=None,
+            help="Bookings instead of the scale's (reviews come from completed ones: "
+            "62000 gives ~50k reviews).",
+        )
+        parser.add_argument(
             "--no-staff", action="store_true", help="Do not create the demo staff account."
         )
 
-    def handle(self, *args: Any, scale: int, no_staff: bool, **options: Any) -> None:
-        if scale < 1:
-            self.stderr.write("--scale must be at least 1.")
+    def handle(
+        self, *args: Any, scale: int, bookings: int | None, no_staff: bool, **options: Any
+    ) -> None:
+        if scale < 1 or (bookings is not None and bookings < 0):
+            self.stderr.write("--scale must be at least 1 and --bookings at least 0.")
             sys.exit(2)
         volume = {name: count * scale for name, count in BASE_VOLUME.items()}
+        if bookings is not None:
+            volume["bookings"] = bookings
         started = time.monotonic()
 
         seed_catalogue()

@@ -1,0 +1,297 @@
+"""The report of one run: ``results.json`` (everything), ``report.md`` (for people) and PNG
+plots (throughput and p99 against concurrency per scenario, the target ratios)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+NONE = "-"  # a figure that was not measured
+PLOTS = {
+    "throughput": "throughput.png",
+    "p99": "p99.png",
+    "targets": "targets.png",
+    "comparisons": "comparisons.png",
+}
+
+
+def write(results: dict[str, Any], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    plot(results, out_dir)
+    (out_dir / "report.md").write_text(markdown(results))
+
+
+# ---------------------------------------------------------------------------- formatting
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return NONE
+    return f"{value:,.{digits}f}"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return NONE
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+def _pct(value: float | None) -> str:
+    return NONE if value is None else f"{100 * value:.1f} %"
+
+
+def _verdict(passed: bool | None) -> str:
+    return {True: "**pass**", False: "**MISS**", None: "not measured"}[passed]
+
+
+def _measured(target: dict[str, Any]) -> str:
+    value = target["measured"]
+    if value is None:
+        return NONE
+    if target["unit"] == "x":
+        return f"{value:.2f}x"
+    return f"{value:.3g}"
+
+
+def targets_table(results: dict[str, Any]) -> list[str]:
+    lines = ["| target | wanted | measured | result |", "|---|---|---|---|"]
+    for target in results["targets"]:
+        note = f" ({target['note']})" if target["note"] else ""
+        lines.append(
+            f"| {target['description']}{note} | {target['target']} | {_measured(target)} "
+            f"| {_verdict(target['passed'])} |"
+        )
+    return lines
+
+
+def comparisons_table(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "| comparison | c | A | B | A / B |",
+        "|---|---|---|---|---|",
+    ]
+    for comparison in results["comparisons"].values():
+        unit = " ms p50" if comparison["metric"] == "p50" else " req/s"
+        digits = 2 if comparison["metric"] == "p50" else 0
+        a, b = comparison["a"], comparison["b"]
+        ratio = comparison["ratio"]
+        lines.append(
+            f"| {comparison['title']} | {comparison['connections']} "
+            f"| {a['label']}: {_num(a['value'], digits)}{unit} "
+            f"| {b['label']}: {_num(b['value'], digits)}{unit} "
+            f"| {NONE if ratio is None else f'{ratio:.2f}x'} |"
+        )
+    return lines
+
+
+def scenarios_table(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "| scenario | c | req/s | p50 ms | p95 ms | p99 ms | errors | non-2xx | SQL/req "
+        "| cache hit | backend CPU ms/req | stack CPU ms/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario in results["scenarios"].values():
+        for connections, run in scenario["runs"].items():
+            latency = run["latency_ms"]
+            lines.append(
+                f"| {scenario['title']} | {connections} | {_num(run['requests_per_s'])} "
+                f"| {_ms(latency['p50'])} | {_ms(latency['p95'])} | {_ms(latency['p99'])} "
+                f"| {run['errors']} | {run['non_2xx']} | {_num(run['sql_per_request'], 2)} "
+                f"| {_pct(run['cache_hit_rate'])} "
+                f"| {_ms(run['cpu_ms_per_request'].get('backends'))} "
+                f"| {_ms(run['stack_cpu_ms_per_request'])} |"
+            )
+    return lines
+
+
+def ceilings_table(results: dict[str, Any]) -> list[str]:
+    found = results["ceilings"]
+    lines = ["| ceiling | throughput | latency |", "|---|---|---|"]
+    for key, title in (
+        ("nginx_static_file", "nginx, small static file"),
+        ("minimal_django_json", "minimal Django view, constant JSON (direct)"),
+        ("minimal_django_one_query", "minimal Django view, one ORM query (direct)"),
+    ):
+        if key in found:
+            row = found[key]
+            lines.append(
+                f"| {title}, c={row['connections']} | {_num(row['requests_per_s'])} req/s "
+                f"| p50 {_ms(row['p50_ms'])} ms, p99 {_ms(row['p99_ms'])} ms |"
+            )
+    if "redis_get" in found:
+        row = found["redis_get"]
+        lines.append(
+            f"| redis-benchmark GET, {row['clients']} clients | {_num(row['ops_per_s'])} ops/s "
+            f"| p50 {_ms(row['latency_ms'].get('p50'))} ms |"
+        )
+    if "pgbench_select_only" in found:
+        row = found["pgbench_select_only"]
+        lines.append(
+            f"| pgbench -S, {row['clients']} clients, scale {row['scale']} "
+            f"| {_num(row['tps'])} tps | avg {_ms(row['latency_ms'].get('avg'))} ms |"
+        )
+    return lines
+
+
+def machine_lines(results: dict[str, Any]) -> list[str]:
+    machine = results.get("machine", {})
+    packages = ", ".join(
+        f"{name} {version}" for name, version in machine.get("packages", {}).items()
+    )
+    config = results["config"]
+    volumes = results.get("fixtures", {}).get("volumes", {})
+    load = machine.get("load_average") or []
+    load_end = machine.get("load_average_at_end") or []
+    return [
+        f"- **CPU**: {machine.get('cpu_model')}, {machine.get('cpus_usable')} usable of "
+        f"{machine.get('cpus_online')} online; **memory** {machine.get('memory_gib')} GiB; "
+        f"kernel {machine.get('kernel')}; load average (1, 5, 15 min) at start "
+        f"{', '.join(f'{value:.2f}' for value in load)}, at the end "
+        f"{', '.join(f'{value:.2f}' for value in load_end)} (2 cores: above 2, other "
+        "processes competed for the CPU)",
+        f"- **Software**: Python {machine.get('python')}, {packages}; {machine.get('nginx')}; "
+        f"{machine.get('postgresql')}; {machine.get('redis')}; {machine.get('wrk')}",
+        "- **Topology**: nginx -> 3 gunicorn backends (gthread 2 workers x 4 threads, "
+        "deploy/gunicorn.conf.py) -> PostgreSQL primary + streaming replica, Redis; a Celery "
+        "worker and beat on their own Redis broker; the load "
+        f"generator (wrk, {config['wrk_threads']} threads) on the same cores",
+        f"- **Data**: {_num(volumes.get('posts'))} posts ({_num(volumes.get('published_posts'))} "
+        f"published), {_num(volumes.get('bookings'))} bookings, {_num(volumes.get('reviews'))} "
+        f"reviews, {_num(volumes.get('customers'))} customers "
+        f"({_num(volumes.get('customers_with_tokens'))} with API tokens); seed_demo --scale "
+        f"{config['scale']}" + (f" --bookings {config['bookings']}" if config["bookings"] else ""),
+        f"- **Runs**: {config['duration_s']} s each after {config['warmup_s']} s of warm-up; "
+        f"scenarios at {', '.join(map(str, config['connections']))} connections; comparisons "
+        f"at {config['compare_connections']} (latency ones at {config['latency_connections']}) "
+        f"in {config['rounds']} alternating round(s)"
+        + (" — **smoke run**" if config["smoke"] else ""),
+        f"- **When**: {results.get('started_at')} to {results.get('finished_at')} (UTC); "
+        f"steps (s): {', '.join(f'{k} {v}' for k, v in results.get('steps', {}).items())}",
+    ]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    probe = results.get("micro_cache_probe", {})
+    lines = [
+        "# MyHibachi benchmark",
+        "",
+        *machine_lines(results),
+        "",
+        "Ratios compare runs made minutes apart on the same machine; absolute numbers move with "
+        "the host (up to 30 % between runs here).",
+        "",
+        "## Targets",
+        "",
+        *targets_table(results),
+        "",
+        "![targets](targets.png)",
+        "",
+        "## Comparisons",
+        "",
+        *comparisons_table(results),
+        "",
+        "![comparisons](comparisons.png)",
+        "",
+        "## Ceilings (same run, same servers)",
+        "",
+        *ceilings_table(results),
+        "",
+        "## Scenarios (through nginx, micro-cache off, 3 backends)",
+        "",
+        "SQL/req and cache hit rate come from the backends' /metrics (differences around each "
+        "run); CPU from /proc (backends: gunicorn masters and workers; stack: backends, nginx, "
+        "PostgreSQL, Redis, and the background work: broker, Celery worker and beat).",
+        "",
+        *scenarios_table(results),
+        "",
+        "![throughput](throughput.png)",
+        "",
+        "![p99](p99.png)",
+        "",
+        "## Micro-cache probe",
+        "",
+        f"- public answer (featured posts): `Cache-Control: {probe.get('public_cache_control')}`, "
+        f"X-Cache-Status over three requests {probe.get('public_cache_status')}",
+        f"- personal answer (a customer's bookings, with a token): `Cache-Control: "
+        f"{probe.get('personal_cache_control')}`, "
+        f"X-Cache-Status {probe.get('personal_cache_status')}",
+    ]
+    if "grown" in results:
+        grown = results["grown"]
+        lines += [
+            "",
+            "## Grown posts table",
+            "",
+            f"{_num(grown.get('added'))} posts copied in SQL; the table then held "
+            f"{_num(grown.get('volumes', {}).get('posts'))} posts; deep page at index "
+            f"{_num(grown.get('deep_page', {}).get('index'))}.",
+        ]
+    if "profile" in results:
+        lines += ["", "## Profile (py-spy, cached featured posts, one backend)", ""]
+        lines += ["| self time | frame |", "|---|---|"]
+        lines += [
+            f"| {share:.1%} | `{frame}` |" for frame, share in results["profile"].get("top", [])
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------- plots
+def plot(results: dict[str, Any], out_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    scenarios = results["scenarios"]
+    for key, metric, ylabel in (
+        ("throughput", lambda run: run["requests_per_s"], "requests/s"),
+        ("p99", lambda run: run["latency_ms"]["p99"], "p99 latency (ms)"),
+    ):
+        figure, axes = pyplot.subplots(figsize=(9, 5.5))
+        for scenario in scenarios.values():
+            connections = [int(c) for c in scenario["runs"]]
+            axes.plot(
+                connections,
+                [metric(run) for run in scenario["runs"].values()],
+                marker="o",
+                label=scenario["title"],
+            )
+        axes.set_xscale("log", base=2)
+        axes.set_yscale("log")
+        axes.set_xlabel("connections")
+        axes.set_ylabel(ylabel)
+        axes.set_title(f"{ylabel} vs concurrency (nginx -> 3 backends)")
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize=7, loc="best")
+        figure.tight_layout()
+        figure.savefig(out_dir / PLOTS[key], dpi=110)
+        pyplot.close(figure)
+
+    ratios = [t for t in results["targets"] if t["unit"] == "x" and t["measured"] is not None]
+    figure, axes = pyplot.subplots(figsize=(9, 0.5 + 0.5 * max(1, len(ratios))))
+    names = [t["name"] for t in ratios]
+    values = [t["measured"] for t in ratios]
+    colours = ["tab:green" if t["passed"] else "tab:red" for t in ratios]
+    axes.barh(names, values, color=colours)
+    for index, target in enumerate(ratios):
+        wanted = float(target["target"].split()[1].rstrip("x"))
+        axes.plot([wanted, wanted], [index - 0.4, index + 0.4], color="black", linewidth=2)
+    axes.set_xlabel("measured ratio (black bar: target; green pass, red miss)")
+    axes.invert_yaxis()
+    figure.tight_layout()
+    figure.savefig(out_dir / PLOTS["targets"], dpi=110)
+    pyplot.close(figure)
+
+    comparisons = [c for c in results["comparisons"].values() if c["ratio"] is not None]
+    figure, axes = pyplot.subplots(figsize=(9, 0.5 + 0.5 * max(1, len(comparisons))))
+    axes.barh(
+        [f"{c['a']['label']} / {c['b']['label']}" for c in comparisons],
+        [c["ratio"] for c in comparisons],
+        color="tab:blue",
+    )
+    axes.axvline(1.0, color="black", linewidth=1)
+    axes.set_xscale("log")
+    axes.set_xlabel("ratio A / B (throughput; p50 latency for the cursor pages)")
+    axes.invert_yaxis()
+    figure.tight_layout()
+    figure.savefig(out_dir / PLOTS["comparisons"], dpi=110)
+    pyplot.close(figure)

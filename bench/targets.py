@@ -1,0 +1,150 @@
+"""The issue's targets, as ratios measured in the same run, and whether each was met."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from bench.config import BenchConfig
+
+
+def _ratio(results: dict[str, Any], key: str) -> float | None:
+    comparison = results["comparisons"].get(key)
+    return comparison["ratio"] if comparison else None
+
+
+def _target(
+    name: str, description: str, measured: float | None, *, at_least: float | None = None,
+    at_most: float | None = None, unit: str = "x", extra_ok: bool = True, note: str = "",
+) -> dict[str, Any]:  # fmt: skip
+    if measured is None:
+        passed = None
+    elif at_least is not None:
+        passed = measured >= at_least and extra_ok
+    else:
+        assert at_most is not None
+        passed = measured <= at_most and extra_ok
+    wanted = f"≥ {at_least:g}{unit}" if at_least is not None else f"≤ {at_most:g}{unit}"
+    return {
+        "name": name,
+        "description": description,
+        "target": wanted,
+        "measured": measured,
+        "unit": unit,
+        "passed": passed,
+        "note": note,
+    }
+
+
+def _all_runs(results: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, scenario in results["scenarios"].items():
+        for connections, run in scenario["runs"].items():
+            yield f"{name} c={connections}", run
+    for key, comparison in results["comparisons"].items():
+        for side in ("a", "b"):
+            for index, run in enumerate(comparison[side]["runs"], start=1):
+                yield f"{key}/{comparison[side]['label']} #{index}", run
+
+
+def evaluate(results: dict[str, Any], config: BenchConfig) -> list[dict[str, Any]]:
+    cached = results["comparisons"].get("cache_on_vs_off")
+    cached_sql = None
+    if cached:
+        runs = cached["a"]["runs"]
+        queries = sum((run["app"] or {}).get("queries", 0) for run in runs)
+        requests = sum(run["requests"] for run in runs)
+        cached_sql = queries / requests if requests else None
+    probe = results.get("micro_cache_probe", {})
+    probe_ok = bool(probe.get("personal_never_cached") and probe.get("honours_cache_control"))
+
+    failing = [
+        f"{label}: {run['errors']} errors, {run['non_2xx']} non-2xx"
+        for label, run in _all_runs(results)
+        if run["errors"] or run["non_2xx"]
+    ]
+    total_runs = sum(1 for _ in _all_runs(results))
+    tails = []
+    summary_connections = str(config.summary_connections)
+    for name, scenario in results["scenarios"].items():
+        run = scenario["runs"].get(summary_connections)
+        if run and run["latency_ms"]["p50"]:
+            tails.append((name, run["latency_ms"]["p99"] / run["latency_ms"]["p50"]))
+    worst_tail = max(tails, key=lambda item: item[1]) if tails else None
+    grown = results.get("grown", {}).get("volumes", {}).get("posts")
+    base_posts = results.get("fixtures", {}).get("volumes", {}).get("posts")
+
+    return [
+        _target(
+            "featured_vs_minimal",
+            "Cached featured posts, direct to one backend, vs the minimal Django view",
+            _ratio(results, "drf_vs_minimal"),
+            at_least=0.6,
+        ),
+        _target(
+            "nginx_vs_direct",
+            "Through nginx vs direct to the same backend (featured posts)",
+            _ratio(results, "nginx_vs_direct"),
+            at_least=0.75,
+        ),
+        _target(
+            "micro_cache_vs_static",
+            "nginx micro-cache hits vs the nginx static-file ceiling "
+            "(and: honours Cache-Control, never caches personal answers)",
+            _ratio(results, "micro_cache_vs_static"),
+            at_least=0.8,
+            extra_ok=probe_ok,
+            note="" if probe_ok else "the Cache-Control / personal-answer probe failed",
+        ),
+        _target(
+            "cached_vs_uncached",
+            "Featured posts, cache on vs off (throughput)",
+            _ratio(results, "cache_on_vs_off"),
+            at_least=3,
+        ),
+        _target(
+            "cached_sql_per_request",
+            "SQL queries per cached featured-posts request",
+            cached_sql,
+            at_most=0.05,
+            unit="",
+        ),
+        _target(
+            "detail_vs_one_query",
+            "Post detail uncached vs the minimal one-query view",
+            _ratio(results, "detail_uncached_vs_one_query"),
+            at_least=0.8,
+        ),
+        _target(
+            "throttling_on_vs_off",
+            "Throttling on vs off (featured posts, direct)",
+            _ratio(results, "throttling_on_vs_off"),
+            at_least=0.9,
+        ),
+        _target(
+            "deep_vs_first",
+            f"Deep cursor page p50 / first page p50 at {base_posts or '?'} posts",
+            _ratio(results, "deep_vs_first_page"),
+            at_most=1.2,
+        ),
+        _target(
+            "deep_vs_first_grown",
+            f"Deep cursor page p50 / first page p50 at {grown or '?'} posts",
+            _ratio(results, "deep_vs_first_page_grown"),
+            at_most=1.2,
+        ),
+        _target(
+            "zero_errors",
+            f"Runs with errors or non-2xx answers (of {total_runs})",
+            float(len(failing)),
+            at_most=0,
+            unit="",
+            note="; ".join(failing[:8]) + (" ..." if len(failing) > 8 else ""),
+        ),
+        _target(
+            "p99_vs_p50",
+            f"Worst p99 / p50 over the scenarios at {summary_connections} connections",
+            worst_tail[1] if worst_tail else None,
+            at_most=10,
+            note=f"worst: {worst_tail[0]}" if worst_tail else "",
+        ),
+    ]

@@ -1,0 +1,229 @@
+"""The transactional outbox: tasks are rows first, messages on the broker second.
+
+``enqueue`` writes an ``OutboxMessage`` in the caller's transaction and, once it commits,
+publishes it from the same process (``publish_after_commit``). The relay (``relay``, run by
+beat every ``OUTBOX_RELAY_INTERVAL_SECONDS`` in a worker) publishes every row still
+unpublished: the broker was down, the process died between commit and publish, or the circuit
+breaker had the publish skipped.
+
+Exactly which process publishes a row is decided by a row lock: each publisher takes its rows
+``FOR UPDATE SKIP LOCKED``, publishes, and sets ``published_at`` in that same transaction. Two
+publishers never hold one row; a publisher that dies after the broker took the message but
+before its commit leaves the row unpublished, and it is published again (the same task id).
+So delivery is at least once, never zero times, and tasks are idempotent.
+
+A request never fails or waits because of the broker: the publish after commit makes one
+attempt with short timeouts (kombu's retries bounded by ``CELERY_BROKER_TRANSPORT_OPTIONS``),
+any error is logged and counted and the row left for the relay, and after
+``OUTBOX_BREAKER_FAILURES`` failures in a row a circuit breaker skips the broker for
+``OUTBOX_BREAKER_COOLDOWN_SECONDS``.
+
+Embedded default (``CELERY_TASK_ALWAYS_EAGER``): the row is marked published and the task runs
+in this process right after the commit, outside any transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from celery import Task, current_app
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.background.reliability import ENQUEUED_AT_HEADER
+from core.circuit_breaker import CircuitBreaker
+from core.models import OutboxMessage
+from core.observability import metrics
+
+logger = logging.getLogger(__name__)
+
+_breaker: CircuitBreaker | None = None
+
+
+def breaker() -> CircuitBreaker:
+    """The per-process breaker in front of publishing after commit."""
+    global _breaker
+    if _breaker is None:
+        _breaker = CircuitBreaker(
+            "task-broker",
+            failure_threshold=settings.OUTBOX_BREAKER_FAILURES,
+            cooldown_seconds=settings.OUTBOX_BREAKER_COOLDOWN_SECONDS,
+        )
+    return _breaker
+
+
+def enqueue(task: Task, *args: Any, **kwargs: Any) -> OutboxMessage:
+    """Run ``task(*args, **kwargs)`` in a worker once the current transaction commits.
+
+    Arguments must be JSON (ids, strings, numbers): pass ids, not model instances, and let the
+    task read the rows. Call it inside the transaction of the write it follows; outside one the
+    row commits at once. Never raises for the broker's sake.
+    """
+    return enqueue_by_name(task.name, *args, **kwargs)
+
+
+def enqueue_by_name(task_name: str, *args: Any, **kwargs: Any) -> OutboxMessage:
+    """``enqueue`` for a registered task's name (dead letters keep names, not objects)."""
+    message = OutboxMessage.objects.create(
+        task_name=task_name, args=list(args), kwargs=kwargs, task_id=uuid.uuid4()
+    )
+    transaction.on_commit(partial(publish_after_commit, message.pk))
+    return message
+
+
+def publish_after_commit(message_id: int) -> bool:
+    """Publish one committed row now; True when this call published it. Never raises."""
+    if current_app.conf.task_always_eager:
+        return _run_eagerly(message_id)
+    if not breaker().allow():
+        metrics.task_publish_failures.labels(reason="breaker_open").inc()
+        return False
+    try:
+        with transaction.atomic():
+            message = (
+                OutboxMessage.objects.select_for_update(skip_locked=True)
+                .filter(pk=message_id, published_at__isnull=True)
+                .first()
+            )
+            if message is None:
+                return False  # the relay holds it, or published it already
+            _publish(message)
+            _mark_published([message.pk])
+    except Exception as exc:  # the broker's errors vary by transport; none may reach the caller
+        breaker().record_failure()
+        metrics.task_publish_failures.labels(reason="error").inc()
+        logger.warning(
+            "could not publish task message %s (%s: %s); the outbox relay will",
+            message_id,
+            type(exc).__name__,
+            exc,
+        )
+        _note_failure([message_id], exc)
+        return False
+    breaker().record_success()
+    return True
+
+
+def relay(*, limit: int | None = None) -> int:
+    """Publish up to ``limit`` unpublished rows, oldest first; return how many were published.
+
+    Stops at the first broker error (the rest wait for the next run) and re-raises it, so the
+    relay task's failure is counted.
+    """
+    limit = limit or settings.OUTBOX_RELAY_BATCH
+    published: list[int] = []
+    error: Exception | None = None
+    with transaction.atomic():
+        batch = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(published_at__isnull=True)
+            .order_by("id")[:limit]
+        )
+        for message in batch:
+            try:
+                _publish(message)
+            except Exception as exc:  # any transport's error: stop, keep what was published
+                error = exc
+                _note_failure([message.pk], exc, in_transaction=True)
+                break
+            published.append(message.pk)
+        _mark_published(published)
+    if error is not None:
+        metrics.task_publish_failures.labels(reason="error").inc()
+        logger.warning(
+            "outbox relay published %d of %d, then %s: %s",
+            len(published),
+            len(batch),
+            type(error).__name__,
+            error,
+        )
+        raise error
+    if published:
+        logger.info("outbox relay published %d message(s)", len(published))
+    return len(published)
+
+
+def pending_count() -> int:
+    return OutboxMessage.objects.filter(published_at__isnull=True).count()
+
+
+def oldest_pending_age_seconds(now: Any = None) -> float:
+    """Age of the oldest unpublished row (0 when there is none)."""
+    oldest = (
+        OutboxMessage.objects.filter(published_at__isnull=True)
+        .order_by("id")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if oldest is None:
+        return 0.0
+    return max(0.0, ((now or timezone.now()) - oldest).total_seconds())
+
+
+def purge_published(*, now: Any = None) -> int:
+    """Delete rows published more than ``OUTBOX_RETENTION_DAYS`` ago; return how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+    deleted, _ = OutboxMessage.objects.filter(published_at__lt=cutoff).delete()
+    return deleted
+
+
+# ---------------------------------------------------------------------------- internals
+def _publish(message: OutboxMessage) -> None:
+    # By name: the publishing process need not have imported the task's module.
+    current_app.send_task(
+        message.task_name,
+        args=message.args,
+        kwargs=message.kwargs,
+        task_id=str(message.task_id),
+        headers={ENQUEUED_AT_HEADER: message.created_at.timestamp()},
+        # One attempt: kombu's connection retries are bounded by the transport options, and
+        # the relay is the retry.
+        retry=False,
+    )
+
+
+def _mark_published(ids: list[int]) -> None:
+    if ids:
+        OutboxMessage.objects.filter(pk__in=ids).update(published_at=timezone.now())
+
+
+def _note_failure(ids: list[int], exc: BaseException, *, in_transaction: bool = False) -> None:
+    from django.db.models import F
+
+    if not ids:
+        return
+    error = f"{type(exc).__name__}: {exc}"[:1000]
+    try:
+        OutboxMessage.objects.filter(pk__in=ids, published_at__isnull=True).update(
+            attempts=F("attempts") + 1, last_error=error
+        )
+    except Exception:  # bookkeeping only: the row is still unpublished, which is what matters
+        if in_transaction:
+            raise
+        logger.exception("could not record the publish failure of outbox rows %s", ids)
+
+
+def _run_eagerly(message_id: int) -> bool:
+    claimed = OutboxMessage.objects.filter(pk=message_id, published_at__isnull=True).update(
+        published_at=timezone.now()
+    )
+    if not claimed:
+        return False
+    message = OutboxMessage.objects.get(pk=message_id)
+    if message.task_name not in current_app.tasks:
+        # Workers import every app's tasks.py at start; a web process only what it used.
+        current_app.loader.import_default_modules()
+    # Errors stay in the eager result (task_eager_propagates is off): the caller's response
+    # is unaffected, and a task that failed for good is a dead letter like in a worker.
+    current_app.tasks[message.task_name].apply_async(
+        args=message.args,
+        kwargs=message.kwargs,
+        task_id=str(message.task_id),
+        headers={ENQUEUED_AT_HEADER: message.created_at.timestamp()},
+    )
+    return True

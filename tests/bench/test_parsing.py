@@ -1,0 +1,69 @@
+"""The benchmark's readers on canned input: wrk's report from bench/lua/common.lua and the
+backends' Prometheus counters."""
+
+from __future__ import annotations
+
+from bench import appmetrics
+from bench.loadgen import _measurement, _parse_report
+
+WRK_STDOUT = """Running 1s test @ http://127.0.0.1:8000
+BENCH-JSON-BEGIN
+{"duration_us":2000000,"requests":1000,"bytes":5000,"errors":{"connect":0,"read":1,"write":0,"status":3,"timeout":2},"latency_us":{"min":100,"max":90000,"mean":2500.0,"stdev":10.0,"percentiles":{"50":2000,"75":2500,"90":3000,"95":4000,"99":8000,"99.9":9000}},"statuses":{"200":990,"429":3,"304":7}}
+BENCH-JSON-END
+"""
+
+METRICS = """\
+# TYPE http_requests_total counter
+http_requests_total{endpoint="blog-post-featured",method="GET",status="200"} 90.0
+http_requests_total{endpoint="blog-post-featured",method="GET",status="503"} 4.0
+http_requests_total{endpoint="/metrics",method="GET",status="200"} 7.0
+# TYPE db_query_duration_seconds histogram
+db_query_duration_seconds_bucket{alias="default",le="+Inf"} 5.0
+db_query_duration_seconds_count{alias="default"} 5.0
+db_query_duration_seconds_sum{alias="default"} 0.01
+db_query_duration_seconds_count{alias="replica_1"} 3.0
+# TYPE cache_hits_total counter
+cache_hits_total{dataset="featured"} 80.0
+# TYPE cache_misses_total counter
+cache_misses_total{dataset="featured"} 20.0
+"""
+
+
+def test_wrk_report_gives_rate_percentiles_and_non_2xx() -> None:
+    # given wrk's output with the Lua report
+    report = _parse_report(WRK_STDOUT)
+
+    # when
+    measurement = _measurement(report, {"backends": 2.0})
+
+    # then
+    assert measurement.requests_per_s == 500
+    assert measurement.latency_ms["p50"] == 2.0 and measurement.latency_ms["p99"] == 8.0
+    assert measurement.non_2xx == 10  # 429s and 304s alike: only 2xx count as served
+    assert measurement.errors == 3  # read + timeout
+    assert measurement.cpu_ms_per_request("backends") == 2.0
+
+
+def test_wrk_output_without_report_is_none() -> None:
+    assert _parse_report("Running 1s test\nconnection refused\n") is None
+
+
+def test_metrics_counters_leave_out_the_scrapes_and_add_aliases() -> None:
+    # when
+    counters = appmetrics.parse(METRICS)
+
+    # then
+    assert counters.requests == 94
+    assert counters.requests_by_class == {"2xx": 90, "5xx": 4}
+    assert counters.queries == 8
+    assert counters.cache_hit_rate == 0.8
+
+
+def test_metrics_differences() -> None:
+    before = appmetrics.parse(METRICS)
+    after = appmetrics.parse(METRICS.replace("90.0", "190.0").replace("80.0", "180.0"))
+
+    delta = after - before
+
+    assert delta.requests == 100 and delta.cache_hits == 100 and delta.queries == 0
+    assert delta.cache_hit_rate == 1.0
