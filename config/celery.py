@@ -14,3 +14,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("myhibachi")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The liveness file of Kubernetes' probe, touched by the worker's event loop.
+app.steps["worker"].add("core.background.liveness:LivenessFile")

@@ -419,6 +419,8 @@ CELERY_WORKER_METRICS_PORT = env_int("CELERY_WORKER_METRICS_PORT", 0)
 CELERY_WORKER_METRICS_ADDRESS = env_str("CELERY_WORKER_METRICS_ADDRESS", "0.0.0.0")  # noqa: S104
 # Touched when the worker is ready, removed when it stops: the Kubernetes readiness probe.
 CELERY_WORKER_READY_FILE = env_str("CELERY_WORKER_READY_FILE")
+# CELERY_WORKER_LIVENESS_FILE (read by core/background/liveness.py, a worker bootstep): touched
+# every 10 s by the worker's event loop, for the liveness probe.
 # Periodic housekeeping: Celery beat (one process, deploy/) enqueues these every N seconds.
 OUTBOX_RELAY_INTERVAL_SECONDS = env_float("OUTBOX_RELAY_INTERVAL_SECONDS", 10)
 HOUSEKEEPING_INTERVAL_SECONDS = env_float("HOUSEKEEPING_INTERVAL_SECONDS", 3600)

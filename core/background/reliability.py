@@ -19,7 +19,7 @@
   limit) is stored as a ``core.models.FailedTask``, which staff see and retry in the admin.
 
 ``HousekeepingTask`` is for periodic work: acknowledged on receipt and never retried, because
-the next beat tick runs it again; failures are still counted and kept as dead letters.
+the next beat tick runs it again; failures are counted and logged, not kept as dead letters.
 
 Both run the task body in a replica routing scope of its own (``core.db.routing_scope``), so a
 task that writes reads its own writes, and on the primary for ``REPLICA_PIN_SECONDS`` after
@@ -122,3 +122,10 @@ class HousekeepingTask(_RoutedTask):
     abstract = True
     acks_late = False
     max_retries = 0
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        """Logged and counted (``tasks_failed_total``), not kept: the next tick is the retry, and
+        a periodic task failing through an outage would fill the dead letters with copies."""
+        logger.error("housekeeping task %s failed: %s: %s", self.name, type(exc).__name__, exc)

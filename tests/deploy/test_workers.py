@@ -49,6 +49,9 @@ def test_kubernetes_worker_deployment_scales_on_cpu_and_shuts_down_warmly():
         container["readinessProbe"]["exec"]["command"][-1]
         == env["CELERY_WORKER_READY_FILE"]["value"]
     )
+    # liveness: the event loop's own file, not the broker
+    liveness = " ".join(container["livenessProbe"]["exec"]["command"])
+    assert env["CELERY_WORKER_LIVENESS_FILE"]["value"] in liveness and "inspect" not in liveness
     hpa = manifest("celery-worker-hpa.yaml")
     assert hpa["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
     [target] = hpa["spec"]["metrics"]

@@ -124,7 +124,7 @@ def main_worker(worker_env, state_dir, publishing) -> Iterator[CeleryWorker]:
     """One worker, two pool processes, serving its /metrics; shared by the tests here and
     started by the first that asks for ``worker``."""
     process = CeleryWorker(
-        env=worker_env,
+        env={**worker_env, "CELERY_WORKER_LIVENESS_FILE": str(state_dir / "worker-main-alive")},
         name="worker-main",
         concurrency=2,
         metrics_port=free_port(),
@@ -255,6 +255,8 @@ def test_create_confirm_cancel_send_one_email_each_and_a_rolled_back_booking_non
         (Kind.BOOKING_CANCELLED, "sent"),
         (Kind.STAFF_NEW_BOOKING, "sent"),
     }
+    # and the worker's event loop keeps its liveness file fresh (Kubernetes' probe)
+    assert (state_dir / "worker-main-alive").exists()
     # and the worker's /metrics counted the four runs of the email task
     samples = scrape(worker)
     assert metric(samples, "tasks_succeeded_total", task="notifications.send_booking_email") >= 4

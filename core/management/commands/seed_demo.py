@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts.models import User
+from core.db import use_primary
 from blog.demo_data import seed_posts
 from bookings.demo_data import seed_bookings, seed_catalogue, seed_customers
 from bookings.models import Booking
@@ -40,9 +41,11 @@ class Command(BaseCommand):
             "--no-staff", action="store_true", help="Do not create the demo staff account."
         )
 
+    @use_primary()
     def handle(
         self, *args: Any, scale: int, bookings: int | None, no_staff: bool, **options: Any
     ) -> None:
+        """Seeding reads back what it just wrote: every read goes to the primary."""
         if scale < 1 or (bookings is not None and bookings < 0):
             self.stderr.write("--scale must be at least 1 and --bookings at least 0.")
             sys.exit(2)

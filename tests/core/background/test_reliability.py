@@ -40,6 +40,19 @@ def test_housekeeping_is_not_retried():
     assert housekeeping.outbox_relay.max_retries == 0
 
 
+def test_a_failing_housekeeping_run_is_counted_not_kept(monkeypatch):
+    from core import tasks as housekeeping
+
+    def broken_purge(**kwargs):
+        raise RuntimeError("the database is read-only")
+
+    monkeypatch.setattr(housekeeping, "purge_expired_keys", broken_purge)
+    failed = count(metrics.tasks_failed, "core.purge_expired")
+    assert housekeeping.purge_expired.apply().failed()
+    assert count(metrics.tasks_failed, "core.purge_expired") == failed + 1
+    assert not FailedTask.objects.exists()  # the next tick is its retry
+
+
 def test_a_transient_failure_is_retried_up_to_the_cap_then_kept_as_a_dead_letter():
     tasks.calls.clear()
     retried = count(metrics.tasks_retried, "tests.always_transient")
