@@ -9,11 +9,11 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts.models import User
-from core.db import use_primary
 from blog.demo_data import seed_posts
 from bookings.demo_data import seed_bookings, seed_catalogue, seed_customers
 from bookings.models import Booking
 from core.cache import invalidate_everything
+from core.db import use_primary
 from payments.demo_data import seed_payments
 from reviews.demo_data import seed_reviews
 
