@@ -40,6 +40,18 @@ def _pct(value: float | None) -> str:
     return NONE if value is None else f"{100 * value:.1f} %"
 
 
+def _non_2xx(run: dict[str, Any]) -> str:
+    """The count, and which statuses: a 502 from nginx is not a 503 from the app."""
+    if not run["non_2xx"]:
+        return "0"
+    parts = [
+        f"{status}: {count}"
+        for status, count in sorted(run["statuses"].items())
+        if not status.startswith("2")
+    ]
+    return f"{run['non_2xx']} ({', '.join(parts)})"
+
+
 def _verdict(passed: bool | None) -> str:
     return {True: "**pass**", False: "**MISS**", None: "not measured"}[passed]
 
@@ -95,7 +107,7 @@ def scenarios_table(results: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {scenario['title']} | {connections} | {_num(run['requests_per_s'])} "
                 f"| {_ms(latency['p50'])} | {_ms(latency['p95'])} | {_ms(latency['p99'])} "
-                f"| {run['errors']} | {run['non_2xx']} | {_num(run['sql_per_request'], 2)} "
+                f"| {run['errors']} | {_non_2xx(run)} | {_num(run['sql_per_request'], 2)} "
                 f"| {_pct(run['cache_hit_rate'])} "
                 f"| {_ms(run['cpu_ms_per_request'].get('backends'))} "
                 f"| {_ms(run['stack_cpu_ms_per_request'])} |"

@@ -26,13 +26,18 @@ from typing import Any
 
 from bench import appmetrics, ceilings, report, targets
 from bench.config import BenchConfig
-from bench.loadgen import Measurement, run_wrk
+from bench.loadgen import Measurement, run_wrk, tree_cpu_seconds
 from bench.machine import machine_facts
 from core.localservers.gunicorn import PROJECT_ROOT, GunicornServer
 from core.localservers.processes import make_temp_base_dir
 from core.localservers.topology import ProductionStack
+from deploy.nginx.render import FAIL_TIMEOUT
 
 LOAD_GENERATOR_ADDRESS = "127.0.0.1"
+# Between runs: wait (at most this long) until the stack uses under this share of one core.
+SETTLE_MAX_SECONDS = 30.0
+SETTLE_WINDOW_SECONDS = 0.1
+SETTLE_IDLE_SHARE = 0.3
 # Throttling stays on (its cost is measured) with limits no run can reach: the load comes
 # from one address and a few thousand accounts, far past any real client's rate.
 UNREACHABLE_RATE = "1000000000/minute"
@@ -186,6 +191,7 @@ class Bench:
         self.variants: dict[str, GunicornServer] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self.nginx_state: tuple[bool, str] = (True, "all")
+        self.nginx_saw_errors = False
         self.results: dict[str, Any] = {
             "config": {
                 key: (str(value) if isinstance(value, Path) else value)
@@ -330,9 +336,10 @@ class Bench:
         self._python(["manage.py", "warm_cache"], timeout=600)
         # A pass of the mixed reads through every app endpoint fills the per-process tiers
         # and opens the database and Redis connections of every worker.
-        seconds = max(1, 2 * self.config.warmup_s)
+        seconds = 2 * self.config.warmup_s  # none in the smoke run
         for name in ("nginx", "backend1", "nocache", "nothrottle", "nocache_primary"):
-            self._wrk(self.endpoints[name], "mixed_reads", "requests.lua", 16, seconds)
+            if seconds:
+                self._wrk(self.endpoints[name], "mixed_reads", "requests.lua", 16, seconds)
 
     def _probe_micro_cache(self) -> None:
         """Does the micro-cache honour the app's Cache-Control, and never keep a personal
@@ -398,16 +405,46 @@ class Bench:
         ]
         return groups
 
+    def settle(self, endpoint: Endpoint) -> float:
+        """Wait until the last run's backlog has drained: the stack's processes idle (a run that
+        overloaded the backends leaves requests queued after wrk has gone) and, through nginx,
+        every backend taken back (nginx skips one for fail_timeout after max_fails errors).
+        Bounded; returns the seconds waited."""
+        began = time.monotonic()
+        deadline = began + SETTLE_MAX_SECONDS
+        pids = [pid for group in self._cpu_groups(endpoint).values() for pid in group]
+        pids += [server.pid for server in [*self.stack.backends, *self.variants.values()]]
+        while time.monotonic() < deadline:
+            before = sum(tree_cpu_seconds(pid) for pid in set(pids))
+            time.sleep(SETTLE_WINDOW_SECONDS)
+            used = sum(tree_cpu_seconds(pid) for pid in set(pids)) - before
+            if used < SETTLE_IDLE_SHARE * SETTLE_WINDOW_SECONDS:
+                break
+        if endpoint.through_nginx and self.nginx_saw_errors:
+            # A backend nginx counted as failed stays out for fail_timeout: wait it out.
+            time.sleep(_seconds(FAIL_TIMEOUT) + 0.5)
+            self.nginx_saw_errors = False
+        if endpoint.through_nginx:
+            while time.monotonic() < deadline:
+                answers = [_get(f"{endpoint.url}/healthz")["status"] for _ in endpoint.backends]
+                if all(status == 200 for status in answers):
+                    break
+                time.sleep(0.5)
+        return time.monotonic() - began
+
     def measure(
         self, endpoint: Endpoint, requests: str, connections: int, *, script: str = "requests.lua"
     ) -> dict[str, Any]:
         """Warm up, then one measured wrk run with the backends' counters around it."""
+        settled = self.settle(endpoint)
         if self.config.warmup_s:
             self._wrk(endpoint, requests, script, connections, self.config.warmup_s)
         urls = [backend.url for backend in endpoint.backends]
         before = appmetrics.scrape(urls)
         measurement = self._wrk(endpoint, requests, script, connections, self.config.duration_s)
         counters = appmetrics.scrape(urls) - before
+        if endpoint.through_nginx and any(s.startswith("5") for s in measurement.statuses):
+            self.nginx_saw_errors = True
         result = measurement.as_dict()
         cpu = measurement.cpu_s
         stack_cpu = sum(
@@ -415,6 +452,7 @@ class Bench:
             for group in ("backends", "nginx", "postgres", "redis", "background")
         )
         result.update(
+            settle_s=round(settled, 2),
             endpoint=endpoint.name,
             url=endpoint.url,
             requests_list=requests,
@@ -560,6 +598,15 @@ def _bench_env() -> dict[str, str]:
     from config.settings import base
 
     return {f"THROTTLE_RATES_{scope.upper()}": UNREACHABLE_RATE for scope in base.THROTTLE_SCOPES}
+
+
+def _seconds(nginx_time: str) -> float:
+    """nginx's "10s" / "1m" / "500ms" in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60}
+    for unit in ("ms", "s", "m"):
+        if nginx_time.endswith(unit):
+            return float(nginx_time.removesuffix(unit)) * units[unit]
+    return float(nginx_time)
 
 
 def _small_static_file(static_root: Path) -> str:

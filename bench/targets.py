@@ -58,7 +58,8 @@ def evaluate(results: dict[str, Any], config: BenchConfig) -> list[dict[str, Any
     probe_ok = bool(probe.get("personal_never_cached") and probe.get("honours_cache_control"))
 
     failing = [
-        f"{label}: {run['errors']} errors, {run['non_2xx']} non-2xx"
+        f"{label}: {run['errors']} errors, {run['non_2xx']} non-2xx "
+        f"({', '.join(f'{s}: {n}' for s, n in run['statuses'].items() if s[0] != '2')})"
         for label, run in _all_runs(results)
         if run["errors"] or run["non_2xx"]
     ]

@@ -220,7 +220,7 @@ def _run_eagerly(message_id: int) -> bool:
         current_app.loader.import_default_modules()
     # Errors stay in the eager result (task_eager_propagates is off): the caller's response
     # is unaffected, and a task that failed for good is a dead letter like in a worker.
-    current_app.tasks[message.task_name].apply_async(
+    current_app.tasks[message.task_name].apply(
         args=message.args,
         kwargs=message.kwargs,
         task_id=str(message.task_id),
