@@ -68,6 +68,19 @@ def tree_cpu_seconds(pid: int | None) -> float:
     return ticks / _CLOCK_TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all cores, /proc/stat): compared with what
+    our processes used, it shows how much other processes took during a run."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    values = [int(value) for value in fields]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    busy = sum(values[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy / _CLOCK_TICKS
+
+
 def cpu_snapshot(groups: Mapping[str, Sequence[int | None]]) -> dict[str, float]:
     """CPU seconds per named group of process trees (``{"backends": [pid, ...], ...}``)."""
     return {name: sum(tree_cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
@@ -138,6 +151,7 @@ def run_wrk(
     ]  # fmt: skip
     groups = dict(cpu_groups or {})
     before = cpu_snapshot(groups)
+    machine_before = machine_busy_seconds()
     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         completed = subprocess.run(  # noqa: S603 - a resolved wrk binary and our own script
@@ -152,6 +166,7 @@ def run_wrk(
         raise LoadGeneratorError(f"wrk did not finish: {' '.join(argv)}") from exc
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     after = cpu_snapshot(groups)
+    machine = machine_busy_seconds() - machine_before
     report = _parse_report(completed.stdout)
     if completed.returncode != 0 or report is None:
         raise LoadGeneratorError(
@@ -162,6 +177,10 @@ def run_wrk(
     cpu["load_generator"] = (wrk_after.ru_utime + wrk_after.ru_stime) - (
         wrk_before.ru_utime + wrk_before.ru_stime
     )
+    # Whatever else ran meanwhile (other processes on a shared machine, and the stack's
+    # processes outside the groups): the runs it touched are not comparable.
+    cpu["machine"] = machine
+    cpu["others"] = max(0.0, machine - sum(cpu[name] for name in (*groups, "load_generator")))
     return _measurement(report, cpu)
 
 

@@ -156,10 +156,11 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
     return [
         f"- **CPU**: {machine.get('cpu_model')}, {machine.get('cpus_usable')} usable of "
         f"{machine.get('cpus_online')} online; **memory** {machine.get('memory_gib')} GiB; "
-        f"kernel {machine.get('kernel')}; load average (1, 5, 15 min) at start "
-        f"{', '.join(f'{value:.2f}' for value in load)}, at the end "
-        f"{', '.join(f'{value:.2f}' for value in load_end)} (2 cores: above 2, other "
-        "processes competed for the CPU)",
+        f"kernel {machine.get('kernel')}; load average (1, 5, 15 min) before the run "
+        f"{', '.join(f'{value:.2f}' for value in load)} (above the core count: other "
+        "processes were busy), after it "
+        f"{', '.join(f'{value:.2f}' for value in load_end)} (our own load included)"
+        + _others_line(results),
         f"- **Software**: Python {machine.get('python')}, {packages}; {machine.get('nginx')}; "
         f"{machine.get('postgresql')}; {machine.get('redis')}; {machine.get('wrk')}",
         "- **Topology**: nginx -> 3 gunicorn backends (gthread 2 workers x 4 threads, "
@@ -179,6 +180,29 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         f"- **When**: {results.get('started_at')} to {results.get('finished_at')} (UTC); "
         f"steps (s): {', '.join(f'{k} {v}' for k, v in results.get('steps', {}).items())}",
     ]
+
+
+def _others_line(results: dict[str, Any]) -> str:
+    """How much of the machine other processes took during the measured runs."""
+    shares = []
+    for scenario in results["scenarios"].values():
+        for run in scenario["runs"].values():
+            if "others" in run["cpu_s"] and run["duration_s"]:
+                shares.append(run["cpu_s"]["others"] / run["duration_s"])
+    for comparison in results["comparisons"].values():
+        for side in ("a", "b"):
+            for run in comparison[side]["runs"]:
+                if "others" in run["cpu_s"] and run["duration_s"]:
+                    shares.append(run["cpu_s"]["others"] / run["duration_s"])
+    if not shares:
+        return ""
+    shares.sort()
+    median, worst = shares[len(shares) // 2], shares[-1]
+    cores = results.get("machine", {}).get("cpus_usable") or 1
+    return (
+        f"; CPU taken by other processes during the runs: median {median / cores:.0%} of the "
+        f"machine, worst {worst / cores:.0%}"
+    )
 
 
 def markdown(results: dict[str, Any]) -> str:
