@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -24,38 +20,6 @@ from tests.core.observability.test_multiprocess import run_worker
 from tests.deploy.conftest import DEPLOY, PROJECT_ROOT
 
 CONFIG = DEPLOY / "gunicorn.conf.py"
-GUNICORN_VARIABLES = (
-    "GUNICORN_BIND",
-    "WEB_CONCURRENCY",
-    "GUNICORN_THREADS",
-    "GUNICORN_MAX_REQUESTS",
-    "GUNICORN_MAX_REQUESTS_JITTER",
-    "GUNICORN_CONTROL_SOCKET",
-    "GUNICORN_TIMEOUT",
-    "GUNICORN_GRACEFUL_TIMEOUT",
-    "GUNICORN_KEEPALIVE",
-    "GUNICORN_WORKER_TMP_DIR",
-    "GUNICORN_FORWARDED_ALLOW_IPS",
-    "GUNICORN_ACCESS_LOG",
-    "TRUSTED_PROXIES",
-)
-
-
-@pytest.fixture
-def load_config(monkeypatch):
-    """Read the config file as gunicorn does, in an environment the test controls."""
-    for name in (*GUNICORN_VARIABLES, multiprocess.ENV_VAR):
-        monkeypatch.setenv(name, "placeholder")  # restored (unset) after the test
-        monkeypatch.delenv(name)
-
-    def _load(**env: str) -> dict:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        return runpy.run_path(str(CONFIG))
-
-    yield _load
-    # the directory a config read without PROMETHEUS_MULTIPROC_DIR makes for "this master"
-    shutil.rmtree(Path(tempfile.gettempdir()) / f"myhibachi-metrics-{os.getpid()}", True)
 
 
 class FakeLog:

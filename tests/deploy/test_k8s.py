@@ -3,7 +3,6 @@ network, unknown fields rejected), and says what the issue and the seed ask for.
 
 from __future__ import annotations
 
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -122,9 +121,9 @@ def test_pre_stop_sleep_and_graceful_shutdown_fit_the_grace_period():
     assert sleep + graceful < pod["terminationGracePeriodSeconds"]
 
 
-def test_the_configmap_sizes_the_workers_to_the_memory_limit():
+def test_the_configmap_sizes_the_workers_to_the_memory_limit(load_config):
     data = resources()["ConfigMap"]["data"]
-    gunicorn = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    gunicorn = load_config()
     assert gunicorn["worker_class"] == "gthread"
     assert int(data["WEB_CONCURRENCY"]) <= 3  # ~100 MiB a worker under a 512Mi limit
     assert data["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
