@@ -6,14 +6,24 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from core.http.errors import ApplicationError, PayloadTooLarge
+from core.http.errors import ApplicationError, PayloadTooLarge, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The primary database cannot be reached (restarting, failing over): retry shortly.
+    Nothing was written — the request's transaction never committed."""
+
+    code = "database_unavailable"
+    default_message = "The database is temporarily unavailable. Please retry shortly."
+    retry_after_seconds = 5
 
 # Stable codes for DRF's own exceptions. Anything not listed uses DRF's default_code.
 DRF_CODES: dict[type[exceptions.APIException], str] = {
@@ -34,6 +44,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """Return the error response for ``exc``, or None to let Django answer 500."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, OperationalError | InterfaceError):
+        # Connection refused or lost (a replica's is already retried on the primary): a clean
+        # 503 the client can retry, not a 500.
+        logger.warning("database unavailable: %s", " ".join(str(exc).split())[:200])
+        exc = DatabaseUnavailable()
     if isinstance(exc, ApplicationError):
         set_rollback()
         return Response(exc.body(), status=exc.status_code, headers=exc.headers())

@@ -1,5 +1,7 @@
 """The error body of API.md on every path a request can fail, never a 500."""
 
+import datetime
+
 import pytest
 from django.test import override_settings
 
@@ -53,3 +55,20 @@ def test_unknown_urls_are_json_404(client, path):
 def test_invalid_token_is_401(api_client):
     api_client.credentials(HTTP_AUTHORIZATION="Token nonsense")
     assert_error(api_client.get("/api/v1/auth/me/"), 401, "authentication_failed")
+
+
+@pytest.mark.parametrize("error", ["OperationalError", "InterfaceError"])
+def test_an_unreachable_database_is_503_with_retry_after(api_client, monkeypatch, error):
+    # given the primary database cannot be reached (restarting: connection refused)
+    from django import db
+
+    def unreachable(**kwargs):
+        raise getattr(db, error)("connection to server at 127.0.0.1 failed: Connection refused")
+
+    monkeypatch.setattr("bookings.api.views.selectors.availability_for_range", unreachable)
+    # when a request needs it, then it fails cleanly: 503, the API.md body, Retry-After
+    start = datetime.date.today() + datetime.timedelta(days=10)
+    end = start + datetime.timedelta(days=5)
+    response = api_client.get(f"/api/v1/bookings/availability/?start={start}&end={end}")
+    assert_error(response, 503, "database_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
