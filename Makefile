@@ -73,6 +73,12 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 bench-smoke: venv system-deps
 	$(PY) -m bench --smoke $(BENCH_ARGS)
 
+## Chaos under load (README, "Chaos"): the stack takes a mixed workload while each fault
+## happens in turn; report in bench/results/<time>/chaos.md (`make test` runs --short)
+.PHONY: chaos
+chaos: venv system-deps
+	$(PY) -m bench.chaos $(CHAOS_ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
