@@ -105,6 +105,11 @@ class Measurement:
         return sum(count for status, count in self.statuses.items() if not status.startswith("2"))
 
     @property
+    def ok_per_s(self) -> float:
+        """2xx answers a second: a flood of fast 502s is not throughput."""
+        return (self.requests - self.non_2xx) / self.duration_s if self.duration_s else 0.0
+
+    @property
     def errors(self) -> int:
         """Connections refused, reset or timed out (wrk's connect/read/write/timeout)."""
         return sum(self.socket_errors.values())
@@ -118,6 +123,7 @@ class Measurement:
         return {
             **dataclasses.asdict(self),
             "non_2xx": self.non_2xx,
+            "ok_per_s": self.ok_per_s,
             "errors": self.errors,
             "cpu_ms_per_request": {group: self.cpu_ms_per_request(group) for group in self.cpu_s},
         }

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 TOP_FRAMES = 25
+OUR_PACKAGES = ("core", "blog", "bookings", "accounts", "reviews", "payments")
 
 
 def record(
@@ -41,6 +42,7 @@ def record(
     if not out.exists():
         return {"error": (spy.stderr.read().decode() if spy.stderr else "")[-500:]}
     own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
     total = 0
     for line in out.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -50,6 +52,16 @@ def record(
         if not frames:
             continue
         own[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
         total += int(count)
+    if not total:
+        return {"error": "py-spy took no samples"}
     top = [(frame, samples / total) for frame, samples in own.most_common(TOP_FRAMES)]
-    return {"samples": total, "file": out.name, "top": top}
+    # Our own code's share, callees included: which layer of the request costs what.
+    ours = [
+        (frame, samples / total)
+        for frame, samples in inclusive.most_common()
+        if any(f"({package}/" in frame for package in OUR_PACKAGES)
+    ][:TOP_FRAMES]
+    return {"samples": total, "file": out.name, "top": top, "ours_inclusive": ours}
