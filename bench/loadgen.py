@@ -75,10 +75,11 @@ def machine_busy_seconds() -> float:
         fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     except OSError:
         return 0.0
-    values = [int(value) for value in fields]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-    busy = sum(values[:8]) - idle  # user nice system idle iowait irq softirq steal
-    return busy / _CLOCK_TICKS
+    # user nice system idle iowait irq softirq steal: interrupt work (loopback packets) is
+    # charged to no process, so it is left out; steal (the hypervisor's) is contention too.
+    values = [int(value) for value in fields[:8]] + [0] * (8 - len(fields[:8]))
+    user, nice, system, _idle, _iowait, _irq, _softirq, steal = values
+    return (user + nice + system + steal) / _CLOCK_TICKS
 
 
 def cpu_snapshot(groups: Mapping[str, Sequence[int | None]]) -> dict[str, float]:

@@ -85,10 +85,18 @@ def targets_table(results: dict[str, Any]) -> list[str]:
 
 def comparisons_table(results: dict[str, Any]) -> list[str]:
     lines = [
-        "| comparison | c | A | B | A / B |",
-        "|---|---|---|---|---|",
+        "| comparison | c | A | B | A / B | others' CPU |",
+        "|---|---|---|---|---|---|",
     ]
+    cores = results.get("machine", {}).get("cpus_usable") or 1
     for comparison in results["comparisons"].values():
+        runs = comparison["a"]["runs"] + comparison["b"]["runs"]
+        shares = [
+            run["cpu_s"]["others"] / run["duration_s"] / cores
+            for run in runs
+            if "others" in run["cpu_s"] and run["duration_s"]
+        ]
+        others = f"{max(shares):.0%}" if shares else NONE
         unit = " ms p50" if comparison["metric"] == "p50" else " req/s"
         digits = 2 if comparison["metric"] == "p50" else 0
         a, b = comparison["a"], comparison["b"]
@@ -97,7 +105,7 @@ def comparisons_table(results: dict[str, Any]) -> list[str]:
             f"| {comparison['title']} | {comparison['connections']} "
             f"| {a['label']}: {_num(a['value'], digits)}{unit} "
             f"| {b['label']}: {_num(b['value'], digits)}{unit} "
-            f"| {NONE if ratio is None else f'{ratio:.2f}x'} |"
+            f"| {NONE if ratio is None else f'{ratio:.2f}x'} | {others} |"
         )
     return lines
 
@@ -207,8 +215,9 @@ def _others_line(results: dict[str, Any]) -> str:
     median, worst = shares[len(shares) // 2], shares[-1]
     cores = results.get("machine", {}).get("cpus_usable") or 1
     return (
-        f"; CPU taken by other processes during the runs: median {median / cores:.0%} of the "
-        f"machine, worst {worst / cores:.0%}"
+        f"; CPU the machine spent outside our processes during the runs (other processes; "
+        f"before this figure left out interrupt work, also the kernel's loopback traffic): "
+        f"median {median / cores:.0%} of the machine, worst {worst / cores:.0%}"
     )
 
 
@@ -229,6 +238,12 @@ def markdown(results: dict[str, Any]) -> str:
         "![targets](targets.png)",
         "",
         "## Comparisons",
+        "",
+        "Throughput counts 2xx answers. Others' CPU: the largest share of the machine any of "
+        "the comparison's runs spent outside our processes (/proc/stat minus our processes: "
+        "other processes; in results from before 2026-11-26 08:55 UTC also the kernel's "
+        "interrupt work, large at tens of thousands of requests a second); a ratio measured "
+        "while others took a large share is less trustworthy.",
         "",
         *comparisons_table(results),
         "",
