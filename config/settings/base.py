@@ -103,14 +103,17 @@ DATABASES = {
         DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
     ),
 }
-# Read replicas, one alias each ("replica_1", ...); routing is the replica router's job. Their
-# backend retries a read on the primary when the replica connection fails (core/db/failover.py).
+# Read replicas, one alias each ("replica_1", ...); routing is the replica router's job.
 for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
     DATABASES[f"replica_{_index}"] = dj_database_url.parse(
         _url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
     )
-    if DATABASES[f"replica_{_index}"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES[f"replica_{_index}"]["ENGINE"] = "core.db.backends.postgresql"
+# PostgreSQL through our backend: a read failing because its server is unreachable is retried
+# on the other side, a replica's on the primary and the primary's on a replica
+# (core/db/failover.py).
+for _database in DATABASES.values():
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        _database["ENGINE"] = "core.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ------------------------------------------------------------------------------ read replicas
@@ -449,6 +452,9 @@ LOG_LEVEL = env_str("DJANGO_LOG_LEVEL", "INFO")
 # Either way every record carries the request id (core/observability/logging.py), and the
 # access logger writes one line per request.
 LOG_FORMAT = env_str("DJANGO_LOG_FORMAT", "json")
+# Lines are written in batches at most this many seconds apart, off the requests' threads;
+# WARNING and above at once (core/observability/logging.py). 0: every line at once.
+LOG_FLUSH_SECONDS = env_float("DJANGO_LOG_FLUSH_SECONDS", 1.0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -459,7 +465,8 @@ LOGGING = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "core.observability.logging.BufferedStreamHandler",
+            "flush_interval": LOG_FLUSH_SECONDS,
             "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         }

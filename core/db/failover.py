@@ -1,23 +1,33 @@
-"""A replica query that fails for a replica-only reason is retried once on the primary.
+"""A read that fails for a reason of its server's own is retried once on another server.
 
-Used by the replica backend (``core.db.backends.postgresql``). Retried: connection failures
-(refused, reset, server shutting down: the replica is then marked down until the next health
-check) and recovery conflicts (the standby cancelled the query to apply WAL: the replica stays
-up). Not retried: anything inside ``atomic()`` on the replica, and every other error, which
-would fail the same way on the primary.
+Used by the backend of every alias (``core.db.backends.postgresql``):
+
+- on a replica: connection failures (refused, reset, server shutting down: the replica is then
+  marked down until the next health check) and recovery conflicts (the standby cancelled the
+  query to apply WAL: the replica stays up) are retried on the primary;
+- on the primary: a connection failure marks it down (``core.db.health.primary_status``), and a
+  plain ``SELECT`` outside a transaction is retried on a replica that serves a primary outage.
+  Anything else (writes, transactions) fails as it is: the API answers 503.
+
+Not retried: anything inside ``atomic()``, and every other error, which would fail the same
+way on the other server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from core.db import conf, metrics
-from core.db.health import registry
+from core.db.health import primary_status, registry
+from core.db.routing import primary_or_outage_replica
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +39,7 @@ RECOVERY_CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})
 
 
 def classify(exc: BaseException, connection: BaseDatabaseWrapper) -> str | None:
-    """``connection_error``, ``recovery_conflict`` or None for an error raised on a replica."""
+    """``connection_error``, ``recovery_conflict`` or None for an error raised by a server."""
     cause = exc.__cause__ if isinstance(exc.__cause__, psycopg.Error) else exc
     sqlstate = getattr(cause, "sqlstate", None)
     if sqlstate in RECOVERY_CONFLICT_SQLSTATES:
@@ -45,10 +55,32 @@ def classify(exc: BaseException, connection: BaseDatabaseWrapper) -> str | None:
     return None
 
 
+_retrying: ContextVar[bool] = ContextVar("core_db_retrying", default=False)
+
+
+@contextlib.contextmanager
+def retrying() -> Iterator[None]:
+    """The block is a retry: a failure in it propagates (one retry, never a ping-pong)."""
+    token = _retrying.set(True)
+    try:
+        yield
+    finally:
+        _retrying.reset(token)
+
+
 def fallback_connection(
-    connection: BaseDatabaseWrapper, exc: BaseException
+    connection: BaseDatabaseWrapper, exc: BaseException, sql: str | None = None
 ) -> BaseDatabaseWrapper | None:
-    """The primary's connection to retry on, or None to let ``exc`` propagate."""
+    """The connection to retry on, or None to let ``exc`` propagate.
+
+    ``sql`` is the statement that failed; None when opening the connection failed, before any
+    statement (only a replica's reads are retried then: the router opens the primary's
+    connection itself before sending it a read, see ``routing.primary_unreachable``).
+    """
+    if _retrying.get():
+        return None
+    if connection.alias == DEFAULT_DB_ALIAS:
+        return _primary_fallback(connection, exc, sql)
     if not conf.is_replica(connection.alias) or connection.in_atomic_block:
         return None
     reason = classify(exc, connection)
@@ -65,3 +97,27 @@ def fallback_connection(
         )
     metrics.FALLBACKS.labels(reason).inc()
     return connections[DEFAULT_DB_ALIAS]
+
+
+def _primary_fallback(
+    connection: BaseDatabaseWrapper, exc: BaseException, sql: str | None
+) -> BaseDatabaseWrapper | None:
+    if classify(exc, connection) != CONNECTION_ERROR:
+        return None
+    primary_status.mark_down(f"query failed: {' '.join(str(exc).split())[:200]}")
+    if connection.in_atomic_block:
+        return None  # the transaction is lost; atomic() rolls back and closes what is broken
+    with contextlib.suppress(Exception):
+        connection.close()
+    if sql is None or not _plain_select(sql):
+        return None
+    alias = primary_or_outage_replica(conf.replica_aliases())
+    return None if alias == DEFAULT_DB_ALIAS else connections[alias]
+
+
+_ROW_LOCK = re.compile(r"\bFOR\s+(NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
+
+
+def _plain_select(sql: str) -> bool:
+    """A read-only statement: SELECT, without a row lock (which needs the primary)."""
+    return sql.lstrip()[:6].upper() == "SELECT" and _ROW_LOCK.search(sql) is None

@@ -57,10 +57,21 @@ class ReplicaHealth:
     lag_seconds: float | None = None
     checked_at: float = 0.0
     detail: str = ""
+    # Everything the standby received is replayed: while the primary is down, it then holds all
+    # the primary managed to stream to it (see ``serves_primary_outage``).
+    replayed_all: bool = False
 
     @property
     def usable(self) -> bool:
         return self.state == OK
+
+    @property
+    def serves_primary_outage(self) -> bool:
+        """Readable while the primary is unreachable: up, still a standby, nothing received left
+        to replay. Its replay age grows with the outage (no new commits can arrive), so it is
+        "lagging" by the clock yet as fresh as anything that exists; one that is behind what it
+        received (replay paused) is not used, however small its lag."""
+        return self.state in (OK, LAGGING) and self.replayed_all
 
 
 @dataclass
@@ -89,18 +100,25 @@ class ReplicaHealthRegistry:
                 slot = self._slots.setdefault(alias, _Slot())
         return slot
 
-    def health(self, alias: str) -> ReplicaHealth:
-        """Return the cached verdict, probing first when it is older than the interval."""
+    def health(self, alias: str, taken_since: float | None = None) -> ReplicaHealth:
+        """Return the cached verdict, probing first when it is older than the interval.
+
+        ``taken_since`` (a ``timer()`` value): a verdict taken before it does not count, and the
+        caller waits for a new one (the primary's outage: a verdict from before it says
+        nothing of what the replica holds now).
+        """
         slot = self._slot(alias)
         current = slot.health
-        if current is not None and self._fresh(current):
+        if current is not None and self._fresh(current, taken_since):
             return current
-        # First check ever: wait for it. Later ones: whoever holds the lock probes.
-        if not slot.lock.acquire(blocking=current is None):
+        # First check ever, or one that must be new: wait for it. Others: whoever holds the lock
+        # probes, the rest keep the previous verdict.
+        if not slot.lock.acquire(blocking=current is None or taken_since is not None):
             return current  # type: ignore[return-value]
         try:
-            if slot.health is not None and slot.health is not current and self._fresh(slot.health):
-                return slot.health
+            latest = slot.health
+            if latest is not None and latest is not current and self._fresh(latest, taken_since):
+                return latest
             return self._record(slot, self.probe(alias))
         finally:
             slot.lock.release()
@@ -125,7 +143,9 @@ class ReplicaHealthRegistry:
         with self._slots_lock:
             self._slots = {}
 
-    def _fresh(self, health: ReplicaHealth) -> bool:
+    def _fresh(self, health: ReplicaHealth, taken_since: float | None = None) -> bool:
+        if taken_since is not None and health.checked_at < taken_since:
+            return False
         return self.timer() - health.checked_at < conf.health_check_seconds()
 
     def probe(self, alias: str) -> ReplicaHealth:
@@ -136,30 +156,32 @@ class ReplicaHealthRegistry:
             # Nothing to measure: a non-PostgreSQL "replica" is taken as healthy.
             return ReplicaHealth(alias, OK, None, self.timer())
         try:
-            in_recovery, lag = self._sample(connection)
+            in_recovery, lag, replayed_all = self._sample(connection)
             if in_recovery and lag is not None and lag > conf.max_lag_seconds():
                 time.sleep(RESAMPLE_DELAY_SECONDS)
-                in_recovery, lag = self._sample(connection)
+                in_recovery, lag, replayed_all = self._sample(connection)
         except psycopg.Error as exc:
             return ReplicaHealth(alias, DOWN, None, self.timer(), _one_line(exc))
         if not in_recovery:
             return ReplicaHealth(alias, PROMOTED, None, self.timer(), "not in recovery")
         if lag is None:
-            return ReplicaHealth(alias, LAGGING, None, self.timer(), "lag unknown")
+            return ReplicaHealth(alias, LAGGING, None, self.timer(), "lag unknown", replayed_all)
         if lag > conf.max_lag_seconds():
             detail = f"lag {lag:.2f}s > {conf.max_lag_seconds():g}s"
-            return ReplicaHealth(alias, LAGGING, lag, self.timer(), detail)
-        return ReplicaHealth(alias, OK, lag, self.timer())
+            return ReplicaHealth(alias, LAGGING, lag, self.timer(), detail, replayed_all)
+        return ReplicaHealth(alias, OK, lag, self.timer(), replayed_all=replayed_all)
 
     @staticmethod
-    def _sample(connection: BaseDatabaseWrapper) -> tuple[bool, float | None]:
+    def _sample(connection: BaseDatabaseWrapper) -> tuple[bool, float | None, bool]:
+        """(in recovery, lag or None when unknown, everything received is replayed)."""
         with psycopg.connect(**probe_params(connection)) as conn:
             row = conn.execute(LAG_SQL).fetchone()
         assert row is not None
         in_recovery, caught_up, replay_age, receiving = row
         if caught_up and receiving:
-            return bool(in_recovery), 0.0
-        return bool(in_recovery), None if replay_age is None else max(0.0, float(replay_age))
+            return bool(in_recovery), 0.0, True
+        lag = None if replay_age is None else max(0.0, float(replay_age))
+        return bool(in_recovery), lag, bool(caught_up)
 
     def _record(self, slot: _Slot, new: ReplicaHealth) -> ReplicaHealth:
         previous = slot.health
@@ -198,4 +220,54 @@ def _lag(health: ReplicaHealth) -> str:
     return "unknown" if health.lag_seconds is None else f"{health.lag_seconds:.2f}s"
 
 
+class PrimaryStatus:
+    """Per process: is the primary known to be unreachable?
+
+    Marked down by a failed connect or query on the primary (``core.db.failover``); while it is
+    down, reads that would go to the primary use a replica that ``serves_primary_outage``
+    instead of paying a failed connect each. After ``REPLICA_HEALTH_CHECK_SECONDS`` the next
+    read tries the primary again: it is marked up when that works, down again when not.
+    """
+
+    timer = staticmethod(time.monotonic)
+
+    def __init__(self) -> None:
+        self._down_at: float | None = None
+        self._lock = threading.Lock()
+
+    def down(self) -> bool:
+        """Marked down less than one check interval ago."""
+        down_at = self._down_at
+        return down_at is not None and self.timer() - down_at < conf.health_check_seconds()
+
+    def down_since(self) -> float | None:
+        """When it was last marked down (``timer()``), None when it answers."""
+        return self._down_at
+
+    def marked_down(self) -> bool:
+        """Marked down and not seen answering since (the interval may have passed)."""
+        return self._down_at is not None
+
+    def mark_down(self, detail: str) -> None:
+        with self._lock:
+            was_down, self._down_at = self._down_at is not None, self.timer()
+        metrics.PRIMARY_UNREACHABLE.set(1)
+        if not was_down:
+            logger.warning("primary is unreachable (%s); reads use a replica", detail)
+
+    def mark_up(self) -> None:
+        if self._down_at is None:
+            return
+        with self._lock:
+            was_down, self._down_at = self._down_at is not None, None
+        metrics.PRIMARY_UNREACHABLE.set(0)
+        if was_down:
+            logger.warning("primary answers again; reads may use it")
+
+    def reset(self) -> None:
+        with self._lock:
+            self._down_at = None
+
+
 registry = ReplicaHealthRegistry()
+primary_status = PrimaryStatus()

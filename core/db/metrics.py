@@ -21,8 +21,9 @@ PINNED_READS = Counter(
 )
 FALLBACKS = Counter(
     "db_router_fallbacks",
-    "Reads that could not use a replica, by reason (replica_down, replica_lagging, "
-    "replica_promoted, connection_error, recovery_conflict, pin_store_unavailable).",
+    "Reads that could not go where the router meant them to, by reason (replica_down, "
+    "replica_lagging, replica_promoted, connection_error, recovery_conflict, "
+    "pin_store_unavailable; primary_down: a read meant for the primary served by a replica).",
     ["reason"],
 )
 PINS = Counter(
@@ -47,6 +48,12 @@ REPLICA_USABLE = Gauge(
     "1 while the router sends reads to the replica, 0 while it skips it.",
     ["alias"],
     multiprocess_mode="livemin",
+)
+
+PRIMARY_UNREACHABLE = Gauge(
+    "db_primary_unreachable",
+    "1 while this process has found the primary unreachable (reads then use a replica), else 0.",
+    multiprocess_mode="livemax",
 )
 
 

@@ -26,13 +26,13 @@ from typing import Any
 
 from django.apps import apps
 from django.core.cache import BaseCache, caches
-from django.db import DEFAULT_DB_ALIAS
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 
 from core.circuit_breaker import CircuitBreaker
 from core.db import conf, metrics
+from core.db.routing import use_primary
 
 logger = logging.getLogger(__name__)
 
@@ -162,12 +162,9 @@ class ClientPins:
             return
         from rest_framework.authtoken.models import Token
 
-        row = (
-            Token.objects.using(DEFAULT_DB_ALIAS)
-            .filter(key=key)
-            .values_list("user_id", "created")
-            .first()
-        )
+        # The primary through the router, so that while it is down a replica answers.
+        with use_primary():
+            row = Token.objects.filter(key=key).values_list("user_id", "created").first()
         if row is None:
             self._reason = "client_unknown_token"
             return

@@ -16,10 +16,10 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 
 from core.db import conf, metrics
-from core.db.health import registry
+from core.db.health import primary_status, registry
 
 
 class ClientPin(Protocol):
@@ -101,8 +101,8 @@ def read_alias(model: type[Any] | None) -> str:
     reason = primary_reason(model)
     if reason is not None:
         metrics.PINNED_READS.labels(reason).inc()
-        return _read_from(DEFAULT_DB_ALIAS)
-    return _read_from(choose_replica(replicas) or DEFAULT_DB_ALIAS)
+        return _read_from(primary_or_outage_replica(replicas))
+    return _read_from(choose_replica(replicas) or primary_or_outage_replica(replicas))
 
 
 def primary_reason(model: type[Any] | None) -> str | None:
@@ -147,6 +147,47 @@ def choose_replica(replicas: list[str]) -> str | None:
     if state is not None:
         state.replica = choice
     return choice
+
+
+def primary_or_outage_replica(replicas: list[str]) -> str:
+    """The primary, or, while it is unreachable, a replica holding all it streamed out.
+
+    A read that must see the newest data cannot get it from a primary that is down; the best
+    that exists is a standby that replayed everything it received (after a clean shutdown that
+    is every commit; after a crash, all but what asynchronous replication had not yet sent,
+    which a promoted standby would not have either). Writes still fail, with a clean 503.
+    """
+    if not primary_unreachable():
+        return DEFAULT_DB_ALIAS
+    down_since = primary_status.down_since()
+    for alias in replicas:
+        if registry.health(alias, taken_since=down_since).serves_primary_outage:
+            metrics.FALLBACKS.labels("primary_down").inc()
+            return alias
+    return DEFAULT_DB_ALIAS
+
+
+def primary_unreachable() -> bool:
+    """True when the primary was found down within the check interval, or is found so now.
+
+    Checked only for reads about to use the primary, and cheaply: an open, health-checked
+    connection is taken as working (a query failing on it is retried by the backend, see
+    ``core.db.failover``); otherwise the connection is opened here, so a read never learns of
+    the outage by failing.
+    """
+    if primary_status.down():
+        return True
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.in_atomic_block or connection.vendor != "postgresql":
+        return False
+    try:
+        connection.close_if_health_check_failed()  # what the first query would do anyway
+        connection.ensure_connection()
+    except OperationalError as exc:
+        primary_status.mark_down(" ".join(str(exc).split())[:200])
+        return True
+    primary_status.mark_up()
+    return False
 
 
 def _weighted_round_robin(aliases: list[str]) -> str:

@@ -25,6 +25,7 @@ class DatabaseUnavailable(ServiceUnavailable):
     default_message = "The database is temporarily unavailable. Please retry shortly."
     retry_after_seconds = 5
 
+
 # Stable codes for DRF's own exceptions. Anything not listed uses DRF's default_code.
 DRF_CODES: dict[type[exceptions.APIException], str] = {
     exceptions.ValidationError: "validation_error",

@@ -91,12 +91,13 @@ class GunicornServer:
         argv = [sys.executable, "-m", "gunicorn", self.app]
         if self.config is not None:
             argv += ["--config", str(self.config.resolve())]
+        else:
+            argv += ["--worker-class", "gthread"]  # a config file names its own
         argv += [
             "--chdir", str(PROJECT_ROOT),
             "--bind", f"{LOOPBACK}:{self.port}",
             "--workers", str(self.workers),
             "--threads", str(self.threads),
-            "--worker-class", "gthread",
             "--name", self.name,
             *self.extra_args,
         ]  # fmt: skip

@@ -382,15 +382,21 @@ class PostgresCluster:
 
     def wait_for_replay(self, which: int | str | None = None, timeout: float = 10) -> None:
         """Wait until the replica(s) replayed everything the primary has written so far."""
+        self._wait_for_position("replay", which, timeout)
+
+    def wait_for_receive(self, which: int | str | None = None, timeout: float = 10) -> None:
+        """Wait until the replica(s) received (not necessarily replayed) everything so far."""
+        self._wait_for_position("receive", which, timeout)
+
+    def _wait_for_position(self, kind: str, which: int | str | None, timeout: float) -> None:
         target = self.current_lsn()
         replicas = self.replicas if which is None else [self.replica(which)]
+        sql = f"SELECT pg_last_wal_{kind}_lsn() >= %s::pg_lsn"
         for replica in replicas:
             self._wait(
-                lambda replica=replica: bool(
-                    replica.query("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target])[0][0]
-                ),
+                lambda replica=replica: bool(replica.query(sql, [target])[0][0]),
                 timeout,
-                f"{replica.name} to replay up to {target}",
+                f"{replica.name} to {kind} up to {target}",
             )
 
     def heal(self) -> None:

@@ -10,12 +10,21 @@ class ObservabilityConfig(AppConfig):
     verbose_name = "Observability (metrics, logs, probes)"
 
     def ready(self) -> None:
-        from core.db import conf as db_conf
-        from core.observability import database, metrics
+        from core.observability import database
 
         database.install()
-        metrics.db_replica_max_lag.set(db_conf.max_lag_seconds())
+        publish_settings()
         checks.register(check_network_settings)
+
+
+def publish_settings() -> None:
+    """The gauges that report settings. Called again in each forked gunicorn worker
+    (deploy/gunicorn.conf.py ``post_fork``): a forked process starts its multiprocess metric
+    values empty, so what the master set while importing the app (preload_app) is lost."""
+    from core.db import conf as db_conf
+    from core.observability import metrics
+
+    metrics.db_replica_max_lag.set(db_conf.max_lag_seconds())
 
 
 def check_network_settings(**kwargs: object) -> list[checks.CheckMessage]:

@@ -4,8 +4,10 @@ Prometheus multiprocess hooks."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,9 +15,11 @@ import urllib.request
 from types import SimpleNamespace
 
 import pytest
+from gunicorn.workers.gthread import ThreadWorker
 
 from core.localservers.gunicorn import GunicornServer
 from core.observability import multiprocess
+from deploy.gunicorn_worker import ThreadWorkerClosingListeners
 from tests.core.observability.test_multiprocess import run_worker
 from tests.deploy.conftest import DEPLOY, PROJECT_ROOT
 
@@ -35,7 +39,11 @@ class FakeLog:
 
 def test_defaults(load_config):
     config = load_config()
-    assert config["worker_class"] == "gthread"
+    # gthread, closing its listening sockets as soon as it stops accepting
+    worker_class = config["worker_class"]
+    assert worker_class == "deploy.gunicorn_worker.ThreadWorkerClosingListeners"
+    assert issubclass(ThreadWorkerClosingListeners, ThreadWorker)
+    assert config["preload_app"] is True
     assert config["threads"] == 4
     # gunicorn's rule of thumb, on the CPUs this process may actually use
     assert config["workers"] == 2 * config["available_cpus"]() + 1
@@ -205,3 +213,31 @@ def test_gunicorns_access_log_is_one_json_object_per_line(tmp_path):
     assert record["query"] == "probe=1"
     assert record["user_agent"] == 'agent "quoted" \\ back'
     assert record["duration_ms"] >= 0
+
+
+def test_a_stopping_backend_refuses_new_connections_while_it_finishes(tmp_path):
+    # given: a real gunicorn with our config, and a client holding a kept-alive connection
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "TEST_DATABASE": "sqlite",
+        multiprocess.ENV_VAR: str(tmp_path / "metrics"),
+    }
+    server = GunicornServer(env=env, workers=1, threads=2, config=CONFIG)
+    try:
+        server.start()
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)
+        kept = http.client.HTTPConnection(host, int(port), timeout=10)
+        kept.request("GET", "/healthz")
+        assert kept.getresponse().read()  # the worker now keeps this connection alive
+
+        # when: it is told to stop (SIGTERM), and lingers for the kept-alive connection
+        server.terminate()
+        time.sleep(0.5)
+        assert server.running, "the worker should still be finishing"
+
+        # then: a new connection is refused at once (nginx tries another backend, POSTs too),
+        # not accepted into a backlog nobody serves and reset when the worker exits
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((host, int(port)), timeout=5).close()
+    finally:
+        server.cleanup()

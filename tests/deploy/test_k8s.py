@@ -124,7 +124,7 @@ def test_pre_stop_sleep_and_graceful_shutdown_fit_the_grace_period():
 def test_the_configmap_sizes_the_workers_to_the_memory_limit(load_config):
     data = resources()["ConfigMap"]["data"]
     gunicorn = load_config()
-    assert gunicorn["worker_class"] == "gthread"
+    assert gunicorn["worker_class"].endswith("ThreadWorkerClosingListeners")  # gthread
     assert int(data["WEB_CONCURRENCY"]) <= 3  # ~100 MiB a worker under a 512Mi limit
     assert data["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
     assert "*" not in data["TRUSTED_PROXIES"]

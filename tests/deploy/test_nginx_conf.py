@@ -132,18 +132,29 @@ def test_open_source_nginx_only(tmp_path):
 # ---------------------------------------------------------------------------- directives
 def test_upstream_least_conn_passive_health_checks_and_keepalive(tmp_path):
     config = tree(local_site(tmp_path))
-    (upstream,) = find(config, "upstream")
-    names = [d.name for d in upstream.block or []]
-    assert "least_conn" in names
-    servers = [d for d in upstream.block or [] if d.name == "server"]
-    assert [s.args[0] for s in servers] == [
-        "127.0.0.1:18000",
-        "127.0.0.1:18001",
-        "127.0.0.1:18002",
-    ]
-    for server in servers:
-        assert "max_fails=3" in server.args and "fail_timeout=10s" in server.args
-    assert upstream.first("keepalive").args == ["32"]
+    upstreams = {tuple(u.args): u for u in find(config, "upstream")}
+    assert set(upstreams) == {("myhibachi_backends",), ("myhibachi_backends_no_keepalive",)}
+    for upstream in upstreams.values():
+        names = [d.name for d in upstream.block or []]
+        assert "least_conn" in names
+        servers = [d for d in upstream.block or [] if d.name == "server"]
+        assert [s.args[0] for s in servers] == [
+            "127.0.0.1:18000",
+            "127.0.0.1:18001",
+            "127.0.0.1:18002",
+        ]
+        for server in servers:
+            assert "max_fails=3" in server.args and "fail_timeout=10s" in server.args
+    assert upstreams[("myhibachi_backends",)].first("keepalive").args == ["32"]
+    # POST and PATCH never ride an idle connection a stopping backend may drop under them
+    assert not upstreams[("myhibachi_backends_no_keepalive",)].find("keepalive")
+    (method_map,) = [m for m in find(config, "map") if m.args[0] == "$request_method"]
+    choices = {d.name: d.args[0] for d in method_map.block or []}
+    assert choices == {
+        "POST": "myhibachi_backends_no_keepalive",
+        "PATCH": "myhibachi_backends_no_keepalive",
+        "default": "myhibachi_backends",
+    }
     # keep-alive to the backends: HTTP/1.1 and no "Connection: close" from the client
     site = site_server(config)
     assert site.first("proxy_http_version").args == ["1.1"]
@@ -155,13 +166,13 @@ def test_every_proxied_location_inherits_the_proxy_settings(tmp_path):
     proxied = [d for d in site.block if d.name == "location" and d.find("proxy_pass")]
     assert {tuple(d.args) for d in proxied} == {("/api/",), ("/",)}
     for directive in proxied:
-        assert directive.first("proxy_pass").args == ["http://myhibachi_backends"]
+        assert directive.first("proxy_pass").args == ["http://$myhibachi_upstream"]
         # one proxy_set_header or add_header in a location would drop every inherited one
         assert not directive.find("proxy_set_header") and not directive.find("add_header")
 
 
 def test_nginx_closes_idle_upstream_connections_before_gunicorn_does(tmp_path):
-    (upstream,) = find(tree(local_site(tmp_path)), "upstream")
+    upstream = find(tree(local_site(tmp_path)), "upstream")[0]
     nginx_idle = int(upstream.first("keepalive_timeout").args[0].removesuffix("s"))
     gunicorn = runpy.run_path(str(GUNICORN_CONFIG))
     # else nginx may send a request on a connection gunicorn is closing at that instant

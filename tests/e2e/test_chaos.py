@@ -4,9 +4,9 @@ while, in turn, the replica restarts, its replay pauses past the lag budget, Red
 backend is killed and restarted, gunicorn and nginx reload, and the primary restarts.
 
 Nothing acknowledged is lost or doubled, no slot is overbooked, no payment disagrees with its
-booking; no request fails through the replica, replay-lag and Redis faults; nothing ever
-answers 500. Known gap (asserted as it is, so a fix shows): during the primary's outage nginx
-counts the app's 503s as backend failures and answers 502 for everything, reads included.
+booking; no read fails through any fault, the primary's outage included (a replica that
+replayed all it received serves them); no write fails except during the primary's outage, and
+those fail cleanly with 503 + Retry-After; nothing ever answers 500 or 502.
 Each fault lasts a few seconds; every loop is bounded in count and time; nothing asserts a duration.
 """
 
@@ -19,9 +19,7 @@ from bench.chaos import PRIMARY_OUTAGE, Timing, chaos_stack, run_chaos, write_re
 pytestmark = pytest.mark.servers
 
 
-def test_nothing_acknowledged_is_lost_through_every_fault(
-    tmp_path,
-):
+def test_nothing_acknowledged_is_lost_and_no_read_fails_through_every_fault(tmp_path):
     with chaos_stack() as stack:
         results = run_chaos(stack, Timing.short(), log=lambda line: None)
     write_report(results, tmp_path, "pytest tests/e2e/test_chaos.py")
@@ -35,19 +33,14 @@ def test_nothing_acknowledged_is_lost_through_every_fault(
         # nothing ever goes unanswered or answers 500
         assert phase["no_answer"] == 0, (name, phase["failure_codes"])
         assert not [c for c in phase["failure_codes"] if c.startswith("500")], name
-    # zero failed reads or writes through the replica, replay-lag and Redis faults
-    for name in ("baseline", "replica-restart", "replay-paused", "redis-restart"):
-        assert phases[name]["failed"] == 0, (name, phases[name]["failure_codes"])
-    # a killed backend costs no read; a POST it was holding gets nginx's 502 (never replayed)
-    assert phases["backend-killed"]["failed_reads"] == 0
-    assert set(phases["backend-killed"]["failure_codes"]) <= {"502:bad_gateway"}
-    # a reload costs at most load shedding's 503 (Retry-After) on a saturated new worker
-    assert set(phases["reloads"]["failure_codes"]) <= {"503:overloaded"}
-    # the primary's outage: writes fail cleanly (503 database_unavailable), or nginx's 502 once
-    # it has counted those 503s as backend failures (KNOWN GAP: reads fail then too, see the
-    # README's "Chaos" section); never a 500, never half a write (the audit above)
-    codes = set(phases[PRIMARY_OUTAGE]["failure_codes"])
-    assert codes <= {"503:database_unavailable", "502:bad_gateway"}, codes
+        # zero failed reads through every fault, the primary's outage included
+        assert phase["failed_reads"] == 0, (name, phase["failure_codes"])
+        # the verdict of the issue's rules: no failed write outside the primary's outage...
+        assert phase["problems"] == [], (name, phase["problems"])
+    # ...and there, only clean ones: 503 database_unavailable with Retry-After, never half a write
+    outage = phases[PRIMARY_OUTAGE]
+    assert set(outage["failure_codes"]) <= {"503:database_unavailable"}, outage["failure_codes"]
+    assert outage["failed_writes"] == outage["failed_writes_clean_503"]
     final = results["final_audit"]
     assert final["acknowledged_bookings"] > 0 and final["acknowledged_payments"] > 0
     assert final["lost_bookings"] == [] and final["lost_payments"] == []

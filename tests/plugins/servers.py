@@ -111,6 +111,7 @@ def _use_servers(settings, cluster: PostgresCluster, redis_server: RedisServer) 
         del databases[alias]
     databases["default"].clear()
     databases["default"].update(dj_database_url.parse(cluster.url("default"), **policy))
+    databases["default"]["ENGINE"] = "core.db.backends.postgresql"  # as config/settings does
     replica = dj_database_url.parse(cluster.url(REPLICA_ALIAS), **policy)
     replica["ENGINE"] = "core.db.backends.postgresql"
     replica["TEST"] = {"MIRROR": "default"}
@@ -191,14 +192,16 @@ def _replica_routing_per_test(
     from django.test import override_settings
 
     from core.db import pins
-    from core.db.health import registry
+    from core.db.health import primary_status, registry
 
     wants_replica = _local_servers is not None and _wants_replica(request.node)
     generation = _local_servers[0].generation if _local_servers is not None else 0
     registry.reset()
+    primary_status.reset()
     with override_settings(REPLICA_READS_ENABLED=wants_replica):
         yield
     registry.reset()
+    primary_status.reset()
     pins.store.reset()  # a test that stopped Redis may have opened the pin store's breaker
     if _local_servers is not None:
         cluster, redis_server = _local_servers

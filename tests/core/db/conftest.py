@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from core.db import metrics
-from core.db.health import registry
+from core.db.health import primary_status, registry
 
 
 class FakeClock:
@@ -31,13 +31,15 @@ class FakeClock:
 
 @pytest.fixture
 def clock() -> Iterator[FakeClock]:
-    """The health registry's clock: cached verdicts expire only on ``clock.advance()``."""
+    """The health clocks: cached verdicts expire only on ``clock.advance()``."""
     fake = FakeClock()
-    registry.timer = fake  # type: ignore[method-assign]
+    registry.timer = primary_status.timer = fake  # type: ignore[method-assign]
     registry.reset()
+    primary_status.reset()
     yield fake
-    del registry.timer
+    del registry.timer, primary_status.timer
     registry.reset()
+    primary_status.reset()
 
 
 class Counters:

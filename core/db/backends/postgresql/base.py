@@ -1,11 +1,12 @@
-"""PostgreSQL backend for replica aliases: a read that fails on the replica runs on the primary.
+"""PostgreSQL backend for the primary and its replicas: a read that fails because its server is
+unreachable runs on the other side (a replica's on the primary, the primary's on a replica).
 
-``ENGINE = "core.db.backends.postgresql"`` (config/settings/base.py sets it for every
-``DATABASE_REPLICA_URLS`` entry). Two places can fail: opening the connection (replica down
-when the request starts) and executing on an open connection (replica stopped or restarted
+``ENGINE = "core.db.backends.postgresql"`` (config/settings/base.py sets it for the primary and
+every ``DATABASE_REPLICA_URLS`` entry). Two places can fail: opening the connection (server down
+when the request starts) and executing on an open connection (server stopped or restarted
 under a persistent connection). In both, ``core.db.failover`` decides; on a retry the cursor
-the ORM holds is re-pointed at a primary cursor that ran the same SQL, so the caller reads the
-primary's rows without knowing.
+the ORM holds is re-pointed at another server's cursor that ran the same SQL, so the caller
+reads its rows without knowing.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from django.db.backends.postgresql import base as postgresql
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.utils import OperationalError
 
-from core.db.failover import fallback_connection
+from core.db.failover import fallback_connection, retrying
 
 
-class _RetryOnPrimary:
+class _RetryElsewhere:
     cursor: Any
     db: Any
 
@@ -28,23 +29,24 @@ class _RetryOnPrimary:
         try:
             return super().execute(sql, params)  # type: ignore[misc]
         except OperationalError as exc:
-            primary = fallback_connection(self.db, exc)
-            if primary is None:
+            other = fallback_connection(self.db, exc, sql)
+            if other is None:
                 raise
             named = getattr(self.cursor, "name", None)
-            retry = primary.chunked_cursor() if named else primary.cursor()
-            result = retry.execute(sql, params)
+            with retrying():
+                retry = other.chunked_cursor() if named else other.cursor()
+                result = retry.execute(sql, params)
             with contextlib.suppress(Exception):
                 self.cursor.close()
-            self.cursor, self.db = retry.cursor, primary
+            self.cursor, self.db = retry.cursor, other
             return result
 
 
-class ReplicaCursorWrapper(_RetryOnPrimary, CursorWrapper):
+class RetryingCursorWrapper(_RetryElsewhere, CursorWrapper):
     pass
 
 
-class ReplicaCursorDebugWrapper(_RetryOnPrimary, CursorDebugWrapper):
+class RetryingCursorDebugWrapper(_RetryElsewhere, CursorDebugWrapper):
     pass
 
 
@@ -53,13 +55,14 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         try:
             return super()._cursor(name)
         except OperationalError as exc:
-            primary = fallback_connection(self, exc)
-            if primary is None:
+            other = fallback_connection(self, exc)
+            if other is None:
                 raise
-            return primary._cursor(name)
+            with retrying():
+                return other._cursor(name)
 
     def make_cursor(self, cursor: Any) -> CursorWrapper:
-        return ReplicaCursorWrapper(cursor, self)
+        return RetryingCursorWrapper(cursor, self)
 
     def make_debug_cursor(self, cursor: Any) -> CursorWrapper:
-        return ReplicaCursorDebugWrapper(cursor, self)
+        return RetryingCursorDebugWrapper(cursor, self)
