@@ -97,7 +97,8 @@ def test_resources_are_the_seeds():
 
 def test_probes_readiness_liveness_and_startup():
     backend = container()
-    assert backend["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # not /readyz: a primary outage would take every pod out of the Service, and reads with it
+    assert backend["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert backend["livenessProbe"]["httpGet"]["path"] == "/healthz"
     startup = backend["startupProbe"]
     assert startup["httpGet"]["path"] == "/healthz"
