@@ -89,6 +89,7 @@ db_router_reads = _db_metrics.READS  # db_router_reads_total{alias}
 db_router_fallbacks = _db_metrics.FALLBACKS  # db_router_fallbacks_total{reason}
 db_replica_lag = _db_metrics.REPLICA_LAG  # db_replica_lag_seconds{alias}
 db_replica_usable = _db_metrics.REPLICA_USABLE  # db_replica_usable{alias}
+db_primary_unreachable = _db_metrics.PRIMARY_UNREACHABLE  # db_primary_unreachable
 
 # ------------------------------------------------------------------------------ cache
 cache_hits = Counter(

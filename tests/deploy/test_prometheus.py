@@ -23,6 +23,7 @@ REQUIRED_ALERTS = {
     # the traffic layer's
     "ReplicaLagOverBudget",
     "ReplicaDown",
+    "PrimaryUnreachable",
     "CacheBreakerOpen",
     "TooManyRequestsSurge",
 }
