@@ -60,10 +60,18 @@ def check_config(config: Path, prefix: Path, binary: Path | None = None) -> str:
 class NginxServer:
     """One nginx master (and its workers) serving ``site`` from ``prefix``."""
 
-    def __init__(self, site: NginxSite, *, prefix: Path, binary: Path | None = None) -> None:
+    def __init__(
+        self,
+        site: NginxSite,
+        *,
+        prefix: Path,
+        binary: Path | None = None,
+        template: str | None = None,
+    ) -> None:
         self.site = site
         self.prefix = prefix
         self.binary = binary or nginx_binary()
+        self.template = template  # None: deploy/nginx's template (another: bench/nginx_tuning)
         self.config = prefix / "nginx.conf"
         self._process: ManagedProcess | None = None
 
@@ -92,7 +100,7 @@ class NginxServer:
 
     def write_config(self) -> Path:
         prepare_prefix(self.prefix)
-        self.config.write_text(render(self.site))
+        self.config.write_text(render(self.site, self.template))
         return self.config
 
     def start(self, timeout: float = 15) -> NginxServer:
