@@ -90,6 +90,11 @@ class _ConstantJson(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _Backend(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024  # the default 5 drops connects under 64 connections: 504s
+    daemon_threads = True
+
+
 @dataclasses.dataclass
 class Figure:
     requests_per_s: float
@@ -105,7 +110,7 @@ def measure(
     static_root = workdir / "static"
     static_root.mkdir()
     (static_root / "tuning.txt").write_text(BODY)
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _ConstantJson)
+    backend = _Backend(("127.0.0.1", free_port()), _ConstantJson)
     threading.Thread(target=backend.serve_forever, daemon=True).start()
     template = TEMPLATE.read_text()
     best: dict[str, dict[str, Figure]] = {name: {} for name in variants}
