@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from blog.models import Post
+from core.http.serializers import PrebuiltFieldsMixin
 
 # Bounds on query parameters: a value past them is a 400, not a slow query.
 TAG_QUERY_MAX_LENGTH = 100
@@ -36,7 +37,7 @@ class FeaturedPostsQuerySerializer(serializers.Serializer):
     )
 
 
-class PostSummarySerializer(serializers.ModelSerializer):
+class PostSummarySerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     """A post in a list: everything but the body."""
 
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")

@@ -20,6 +20,7 @@ from blog.models import Post
 from blog.selectors import NEWEST_FIRST
 from core.cache.http import HttpCachePolicy, PublicCacheMixin
 from core.cache.pages import FirstPageRows, is_first_page
+from core.http.serializers import validated_query
 
 
 class PublicBlogView(PublicCacheMixin, APIView):
@@ -46,10 +47,9 @@ class PostListView(PublicBlogView, generics.ListAPIView):
         return ["search"] if request.query_params.get("q") else ["blog_list"]
 
     def get_queryset(self) -> QuerySet[Post] | FirstPageRows:
-        params = PostListQuerySerializer(data=self.request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        tag = params.validated_data.get("tag") or None
-        query = params.validated_data.get("q") or None
+        params = validated_query(PostListQuerySerializer, self.request)
+        tag = params.get("tag") or None
+        query = params.get("q") or None
         if query is None and is_first_page(self.paginator, self.request):
             # The hottest page comes from the cache; searches and deeper pages do not.
             limit = self.paginator.get_page_size(self.request) + 1
@@ -70,10 +70,9 @@ class FeaturedPostListView(PublicBlogView):
         parameters=[FeaturedPostsQuerySerializer], responses={200: PostSummarySerializer(many=True)}
     )
     def get(self, request: Request) -> Response:
-        params = FeaturedPostsQuerySerializer(data=request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        posts = selectors.get_featured_posts(limit=params.validated_data["limit"])
-        return Response(PostSummarySerializer(posts, many=True).data)
+        params = validated_query(FeaturedPostsQuerySerializer, request)
+        posts = selectors.get_featured_posts.lookup(limit=params["limit"])
+        return self.cached_response(posts, lambda p: PostSummarySerializer(p, many=True).data)
 
 
 class PostDetailView(PublicBlogView):
@@ -81,5 +80,5 @@ class PostDetailView(PublicBlogView):
 
     @extend_schema(responses={200: PostSerializer})
     def get(self, request: Request, slug: str) -> Response:
-        post = selectors.post_get_published(slug=slug)
-        return Response(PostSerializer(post).data)
+        post = selectors.post_get_published.lookup(slug=slug)
+        return self.cached_response(post, lambda p: PostSerializer(p).data)

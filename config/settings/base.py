@@ -452,6 +452,9 @@ LOG_LEVEL = env_str("DJANGO_LOG_LEVEL", "INFO")
 # Either way every record carries the request id (core/observability/logging.py), and the
 # access logger writes one line per request.
 LOG_FORMAT = env_str("DJANGO_LOG_FORMAT", "json")
+# Lines are written in batches at most this many seconds apart, off the requests' threads;
+# WARNING and above at once (core/observability/logging.py). 0: every line at once.
+LOG_FLUSH_SECONDS = env_float("DJANGO_LOG_FLUSH_SECONDS", 1.0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -462,7 +465,8 @@ LOGGING = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "core.observability.logging.BufferedStreamHandler",
+            "flush_interval": LOG_FLUSH_SECONDS,
             "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         }

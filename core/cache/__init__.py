@@ -9,7 +9,8 @@ Where each part lives:
 - ``versions``: version scopes and the staleness bound (``CACHE_LOCAL_SECONDS``);
 - ``invalidation``: ``invalidate()`` after commit, ``invalidate_on_change()`` for models;
 - ``local``: the bounded L1 tier; ``backend``: the circuit breaker in front of Redis;
-- ``http``: Cache-Control, ETag and 304 for public GETs, private by default;
+- ``http``: Cache-Control, ETag and 304 for public GETs, private by default, and their
+  rendered bodies kept by ETag;
 - ``pages``: cached first pages through DRF's cursor pagination;
 - ``warming`` / ``stats``: what ``manage.py warm_cache`` and ``cache_stats`` do.
 
@@ -27,13 +28,14 @@ from core.cache.results import cache_many, cache_result
 
 
 def reset_local_state() -> None:
-    """Forget everything this process holds: L1 entries, trusted versions, pending bumps, the
-    breaker's state (tests; after flushing Redis by hand)."""
-    from core.cache import local
+    """Forget everything this process holds: L1 entries, rendered bodies, trusted versions,
+    pending bumps, the breaker's state (tests; after flushing Redis by hand)."""
+    from core.cache import http, local
     from core.cache.backend import guarded
     from core.cache.versions import store
 
     local.tier.clear()
+    http.rendered.clear()
     store.reset_local()
     guarded.reset()
 

@@ -12,6 +12,9 @@
   fingerprints (``core.cache.results``), the URL and the media type: the 304 is answered
   without rendering the body. Otherwise (a cache outage, a page the cache does not hold, a
   body that also depends on the clock: ``etag_from_cache = False``) it is the body's digest.
+- ``PublicCacheMixin.cached_response``: the rendered body of such an answer is kept in this
+  process by that same ETag (``rendered``), so the next request for the same URL, media type
+  and cached values gets the same bytes without unpickling, serializing or rendering anything.
 - ``PrivateByDefaultMiddleware``: any response that says nothing about caching (personal data,
   errors, operations endpoints) gets ``Cache-Control: private, no-store``.
 """
@@ -19,18 +22,23 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from core.cache import conf
-from core.cache.results import collect_fingerprints
+from core.cache.results import CachedResult, collect_fingerprints
+
+R = TypeVar("R")
 
 PRIVATE_NO_STORE = "private, no-store"
 # Not stored by shared caches; the client may keep it but must revalidate (cheap with the ETag).
@@ -68,6 +76,21 @@ class PublicCacheMixin:
             self._cache_fingerprints = used
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
+    def cached_response(self, result: CachedResult[R], serialize: Callable[[R], Any]) -> Response:
+        """``Response(serialize(result.value()))``, its body rendered once per process for each
+        URL, media type and set of cached values: later requests get the same bytes without
+        unpickling ``result`` or serializing it. Only when every result the view used so far
+        came from the cache tiers and the body depends on nothing else (``etag_from_cache``)."""
+        key = self._rendered_key(self.request)  # type: ignore[attr-defined]
+        if key is not None and (found := rendered.get(key)) is not None:
+            content_type, body = found
+            response = Response()
+            response.content = body  # rendered: DRF and Django render it no more
+            response["Content-Type"] = content_type
+            return response
+        self._render_for = key
+        return Response(serialize(result.value()))
+
     def finalize_response(
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
@@ -77,7 +100,25 @@ class PublicCacheMixin:
         fingerprints = getattr(self, "_cache_fingerprints", [])
         if not (self.etag_from_cache and fingerprints and None not in fingerprints):
             fingerprints = None
-        return public_response(request, response, policy=self.http_cache, fingerprints=fingerprints)
+        answer = public_response(
+            request, response, policy=self.http_cache, fingerprints=fingerprints
+        )
+        key = getattr(self, "_render_for", None)
+        # Kept only if the ETag still names what ``cached_response`` saw: a result looked up
+        # after it, or an entry that could not be read, changes the fingerprints.
+        if key is not None and answer is response and key[1] == response["ETag"]:
+            response.render()  # type: ignore[attr-defined]
+            rendered.put(key, response["Content-Type"], response.content)  # type: ignore[attr-defined]
+        return answer
+
+    def _rendered_key(self, request: Request) -> tuple[str, str] | None:
+        fingerprints = getattr(self, "_cache_fingerprints", [])
+        if request.method not in SAFE_METHODS or not self.etag_from_cache:
+            return None
+        if not fingerprints or None in fingerprints:
+            return None
+        view = f"{type(self).__module__}.{type(self).__qualname__}"
+        return view, cache_etag(request, fingerprints)  # type: ignore[arg-type]
 
 
 def public_response(
@@ -94,8 +135,7 @@ def public_response(
     if authenticates:
         patch_vary_headers(response, ["Authorization", "Cookie"])
     if fingerprints is not None:
-        material = [conf.release(), request.build_absolute_uri(), request.accepted_media_type]
-        etag = _weak_etag("\n".join([*material, *fingerprints]).encode())  # type: ignore[list-item]
+        etag = cache_etag(request, fingerprints)  # type: ignore[arg-type]
     else:
         response.render()  # type: ignore[attr-defined]
         etag = _weak_etag(response.content)  # type: ignore[attr-defined]
@@ -103,6 +143,18 @@ def public_response(
     if etag_matches(request.META.get("HTTP_IF_NONE_MATCH", ""), etag):
         return not_modified(response)
     return response
+
+
+def cache_etag(request: Request, fingerprints: list[str]) -> str:
+    """The ETag of an answer built from cached results only: what names its body."""
+    # Asked for twice per request (the rendered body's key, then the header): computed once.
+    known = getattr(request, "_cache_etag", None)
+    if known is not None and known[0] == fingerprints:
+        return known[1]
+    material = [conf.release(), request.build_absolute_uri(), request.accepted_media_type]
+    etag = _weak_etag("\n".join([*material, *fingerprints]).encode())
+    request._cache_etag = (list(fingerprints), etag)  # type: ignore[attr-defined]
+    return etag
 
 
 def carries_credentials(request: HttpRequest) -> bool:
@@ -123,6 +175,54 @@ def not_modified(response: HttpResponseBase) -> HttpResponseNotModified:
         if response.has_header(header):
             answer[header] = response[header]
     return answer
+
+
+class RenderedBodies:
+    """Rendered bodies by (view, ETag), least recently used out first, bounded by bytes (half
+    of ``CACHE_LOCAL_MAX_BYTES``).
+
+    An ETag from ``cache_etag`` names the release, the URL, the media type and the exact bytes
+    of every cached value the body was built from, so equal keys mean equal bodies: nothing
+    here needs invalidating. A write gives the values new fingerprints, and their old bodies
+    are simply not asked for again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bodies: OrderedDict[tuple[str, str], tuple[str, bytes]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple[str, str]) -> tuple[str, bytes] | None:
+        """``(content type, body)`` kept under ``key``, or None."""
+        with self._lock:
+            found = self._bodies.get(key)
+            if found is not None:
+                self._bodies.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], content_type: str, body: bytes) -> None:
+        limit = conf.local_max_bytes() // 2
+        if len(body) > limit // 8:
+            return  # one body may not take over the memo
+        with self._lock:
+            if key in self._bodies:
+                return
+            self._bodies[key] = (content_type, body)
+            self._bytes += len(body)
+            while self._bytes > limit:
+                _, (_, dropped) = self._bodies.popitem(last=False)
+                self._bytes -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._bodies.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+
+rendered = RenderedBodies()
 
 
 def _weak_etag(material: bytes) -> str:

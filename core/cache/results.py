@@ -31,6 +31,9 @@ replica safely. Clients pinned to the primary read it anyway and see the latest 
 
 Values are pickled once, when stored; the digest of those bytes is the entry's fingerprint,
 which the HTTP layer turns into an ETag without rendering the response (``core.cache.http``).
+``selector.lookup(...)`` returns a ``CachedResult``: the fingerprint at once, the value only
+when asked for, so a view whose rendered body is already known for that fingerprint never
+unpickles it (``PublicCacheMixin.cached_response``).
 """
 
 from __future__ import annotations
@@ -69,6 +72,29 @@ MAX_POLLS = 200  # with the deadline: the wait is bounded in time and in iterati
 _fingerprints: ContextVar[list[str | None] | None] = ContextVar("cache_fingerprints", default=None)
 
 
+class CachedResult(Generic[R]):
+    """One call's result: the cache entry's ``fingerprint`` (None when it did not come through
+    the cache) and the value, unpickled on the first ``value()`` call only."""
+
+    __slots__ = ("_load", "_value", "fingerprint")
+
+    def __init__(self, fingerprint: str | None, load: Callable[[], R]) -> None:
+        self.fingerprint = fingerprint
+        self._load: Callable[[], R] | None = load
+        self._value: R | None = None
+
+    @classmethod
+    def computed(cls, value: R, fingerprint: str | None = None) -> CachedResult[R]:
+        result = cls(fingerprint, lambda: value)
+        result._value, result._load = value, None
+        return result
+
+    def value(self) -> R:
+        if self._load is not None:
+            self._value, self._load = self._load(), None
+        return self._value  # type: ignore[return-value]
+
+
 class CachedFunction(Generic[P, R]):
     """A selector wrapped by ``cache_result``; ``func`` is the selector itself."""
 
@@ -89,30 +115,37 @@ class CachedFunction(Generic[P, R]):
         functools.update_wrapper(self, func)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.lookup(*args, **kwargs).value()
+
+    def lookup(self, *args: P.args, **kwargs: P.kwargs) -> CachedResult[R]:
+        """The result for these arguments, its value not unpickled until asked for."""
+
         def compute() -> R:
             return self.func(*args, **kwargs)
 
         if _bypassed():
             record_fingerprint(None)
-            return compute()
+            return CachedResult.computed(compute())
         key = self.key(*args, **kwargs)
         try:
             current = versions.current(key.all_scopes, must_be_fresh=_must_see_latest)
             name = key.render([version.token for version in current])
-            try:
-                return self._lookup(key.dataset, name, current, compute)
-            except UnreadableEntry:
-                # Pickled by other code (a RELEASE left unset across deploys): replace it.
-                metrics.cache_errors.labels(dataset=key.dataset, reason="unreadable").inc()
-                return self._refill(key.dataset, name, current, compute, lock=None)
+            found = self._lookup(key.dataset, name, current, compute)
         except CacheUnavailable as exc:
             _count_error(key.dataset, exc)
             record_fingerprint(None)
-            return compute()
+            return CachedResult.computed(compute())
+        if isinstance(found, Entry):
+            return CachedResult(
+                found.fingerprint,
+                lambda: self._load_or_replace(found, key.dataset, name, current, compute),
+            )
+        return found
 
     def _lookup(
         self, dataset: str, name: str, current: list[Version], compute: Callable[[], R]
-    ) -> R:
+    ) -> Entry | CachedResult[R]:
+        """The entry that answers (a hit), or the result computed and stored (a miss)."""
         if self.l1:
             entry = local.tier.get(name)
             if entry is not None:
@@ -142,6 +175,24 @@ class CachedFunction(Generic[P, R]):
                 return _hit(dataset, entry)
         return self._refill(dataset, name, current, compute, lock=lock)
 
+    def _load_or_replace(
+        self,
+        entry: Entry,
+        dataset: str,
+        name: str,
+        current: list[Version],
+        compute: Callable[[], R],
+    ) -> R:
+        try:
+            return _load(entry)
+        except UnreadableEntry:
+            # Pickled by other code (a RELEASE left unset across deploys): replace it. The
+            # request's fingerprints already name the unreadable entry; None among them makes
+            # the HTTP layer digest the body instead.
+            metrics.cache_errors.labels(dataset=dataset, reason="unreadable").inc()
+            record_fingerprint(None)
+            return self._refill(dataset, name, current, compute, lock=None).value()
+
     def _refill(
         self,
         dataset: str,
@@ -150,7 +201,7 @@ class CachedFunction(Generic[P, R]):
         compute: Callable[[], R],
         *,
         lock: str | None,
-    ) -> R:
+    ) -> CachedResult[R]:
         metrics.record_cache_lookup(dataset, hit=False)
         try:
             value = _compute(dataset, current, compute, clock=self.clock)
@@ -164,7 +215,7 @@ class CachedFunction(Generic[P, R]):
         if self.l1:
             local.tier.put(name, entry)
         record_fingerprint(entry.fingerprint)
-        return value
+        return CachedResult.computed(value, entry.fingerprint)
 
 
 class CachedMany(Generic[T, V]):
@@ -307,11 +358,10 @@ class UnreadableEntry(Exception):
     """A stored value that does not unpickle with this code."""
 
 
-def _hit(dataset: str, entry: Entry) -> Any:
-    value = _load(entry)
+def _hit(dataset: str, entry: Entry) -> Entry:
     metrics.record_cache_lookup(dataset, hit=True)
     record_fingerprint(entry.fingerprint)
-    return value
+    return entry
 
 
 def _load(entry: Entry) -> Any:

@@ -16,6 +16,7 @@ The server's connection limit is read on a new connection at most every
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import weakref
@@ -39,6 +40,7 @@ LIMIT_SQL = (
 _wrappers: weakref.WeakSet[BaseDatabaseWrapper] = weakref.WeakSet()
 _wrappers_lock = threading.Lock()
 _limit_checked_at: dict[str, float] = {}
+_last_pool_sizes: dict[tuple[int, str], int] = {}
 timer = time.perf_counter
 
 
@@ -82,7 +84,13 @@ def update_pool_gauges(**kwargs: Any) -> None:
         elif wrapper.connection is not None:
             held[wrapper.alias] += 1
     for alias in settings.DATABASES:
-        metrics.db_connection_pool_size.labels(alias=alias).set(pools.get(alias, held[alias]))
+        size = pools.get(alias, held[alias])
+        # Every request ends here: set the gauge only when it changed in this process (a
+        # forked worker starts without the values its parent set).
+        key = (os.getpid(), alias)
+        if _last_pool_sizes.get(key) != size:
+            metrics.db_connection_pool_size.labels(alias=alias).set(size)
+            _last_pool_sizes[key] = size
 
 
 def _pool_size(wrapper: BaseDatabaseWrapper) -> int | None:

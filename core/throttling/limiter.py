@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -76,13 +77,20 @@ def limits_for(request: HttpRequest, user: object, scopes: Iterable[str]) -> lis
     prefix = settings.CACHE_KEY_PREFIX
     limits = []
     for scope in dict.fromkeys(scopes):  # de-duplicated, in order
-        ident = identity(request, settings.THROTTLE_SCOPES[scope]["key"], user)
+        policy = settings.THROTTLE_SCOPES[scope]
+        ident = identity(request, policy["key"], user)
         if ident is None:
             continue
-        for rate in scope_rates(scope):
-            key = f"{prefix}:throttle:{scope}:{rate.period}:{ident}"
-            limits.append(ScopedLimit(scope=scope, limit=Limit(key=key, rate=rate)))
+        for rate, key_prefix in _plan(prefix, scope, tuple(policy["rates"])):
+            limits.append(ScopedLimit(scope=scope, limit=Limit(key=key_prefix + ident, rate=rate)))
     return limits
+
+
+@lru_cache(maxsize=256)
+def _plan(prefix: str, scope: str, rates: tuple[str, ...]) -> tuple[tuple[Rate, str], ...]:
+    """A scope's rates with their Redis key prefixes: computed once per settings, not per
+    request (the arguments are what the settings say now, so a change takes effect at once)."""
+    return tuple((rate, f"{prefix}:throttle:{scope}:{rate.period}:") for rate in _parsed(rates))
 
 
 class Limiter:
@@ -105,9 +113,11 @@ class Limiter:
     ) -> Outcome:
         """Count one request against every enforced limit (all or none), and separately
         against the shadow ones (which never refuse)."""
-        shadow_scopes = set(settings.THROTTLE_SHADOW_SCOPES)
-        enforced = [s for s in scoped if s.scope not in shadow_scopes]
-        shadow = [s for s in scoped if s.scope in shadow_scopes]
+        shadow_scopes = settings.THROTTLE_SHADOW_SCOPES
+        enforced, shadow = scoped, []
+        if shadow_scopes:
+            enforced = [s for s in scoped if s.scope not in shadow_scopes]
+            shadow = [s for s in scoped if s.scope in shadow_scopes]
 
         decision = self._count(enforced, now=now)
         for scope in _refusing_scopes(enforced, decision) if not decision.allowed else ():
@@ -163,9 +173,16 @@ def _fails_closed(scope: str) -> bool:
 
 def record_decision(scope: str, decision: str) -> None:
     """Count a decision for the metrics (throttle_decisions_total{scope,decision})."""
+    _decision_counter(scope, decision).inc()
+
+
+@lru_cache(maxsize=256)
+def _decision_counter(scope: str, decision: str) -> Any:
+    # One labelled child per pair, looked up once: ``labels()`` takes a lock and builds a key
+    # on every call. The child writes to the current process's values even after a fork.
     from core.observability import metrics
 
-    metrics.throttle_decisions.labels(scope=scope, decision=decision).inc()
+    return metrics.throttle_decisions.labels(scope=scope, decision=decision)
 
 
 _limiters: dict[str | None, Limiter] = {}

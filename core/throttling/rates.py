@@ -1,7 +1,9 @@
 """Parse rate strings: ``"100/minute"``, ``"100/5m"``, ``"10/s"``, ``"1000/hour"``, ``"5/2h"``."""
 
+import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 UNIT_SECONDS = {
     "s": 1,
@@ -18,6 +20,10 @@ UNIT_SECONDS = {
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
 
 
+# A limit's window is kept as this many counting buckets (core/throttling/store.py).
+BUCKETS_PER_WINDOW = 60
+
+
 @dataclass(frozen=True)
 class Rate:
     limit: int
@@ -25,6 +31,19 @@ class Rate:
 
     def __str__(self) -> str:
         return f"{self.limit}/{self.period}s"
+
+    @cached_property
+    def period_ms(self) -> int:
+        return self.period * 1000
+
+    @cached_property
+    def bucket_ms(self) -> int:
+        return max(1, math.ceil(self.period_ms / BUCKETS_PER_WINDOW))
+
+    @cached_property
+    def script_args(self) -> tuple[int, int, int]:
+        """What the Redis script reads per limit: limit, period and bucket in ms."""
+        return (self.limit, self.period_ms, self.bucket_ms)
 
 
 def parse_rate(text: str) -> Rate:

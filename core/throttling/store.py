@@ -30,8 +30,6 @@ import redis
 
 from core.throttling.rates import Rate
 
-BUCKETS_PER_WINDOW = 60
-
 
 @dataclass(frozen=True)
 class Limit:
@@ -40,11 +38,11 @@ class Limit:
 
     @property
     def period_ms(self) -> int:
-        return self.rate.period * 1000
+        return self.rate.period_ms
 
     @property
     def bucket_ms(self) -> int:
-        return max(1, math.ceil(self.period_ms / BUCKETS_PER_WINDOW))
+        return self.rate.bucket_ms
 
 
 @dataclass(frozen=True)
@@ -88,23 +86,31 @@ for i = 1, #KEYS do
   local current = math.floor(now / bucket)
   local oldest = current - span + 1
   local fields = redis.call("HGETALL", KEYS[i])
-  local live = {}
+  -- One pass, no tables, on the common path: the window's count and its oldest bucket.
+  local stale = {}
   local count = 0
+  local first = nil
   for j = 1, #fields, 2 do
     local b = tonumber(fields[j])
-    local c = tonumber(fields[j + 1])
     if b < oldest then
-      redis.call("HDEL", KEYS[i], fields[j])
+      stale[#stale + 1] = fields[j]
     else
-      count = count + c
-      live[#live + 1] = {b, c}
+      count = count + tonumber(fields[j + 1])
+      if first == nil or b < first then first = b end
     end
   end
-  table.sort(live, function(x, y) return x[1] < y[1] end)
+  if #stale > 0 then redis.call("HDEL", KEYS[i], unpack(stale)) end
   local retry = 0
   local need = count - limit + 1
   if need > 0 then
+    -- Full: when will enough of the oldest requests have left the window?
     allowed = 0
+    local live = {}
+    for j = 1, #fields, 2 do
+      local b = tonumber(fields[j])
+      if b >= oldest then live[#live + 1] = {b, tonumber(fields[j + 1])} end
+    end
+    table.sort(live, function(x, y) return x[1] < y[1] end)
     local freed = 0
     for _, entry in ipairs(live) do
       freed = freed + entry[2]
@@ -115,7 +121,7 @@ for i = 1, #KEYS do
     end
   end
   local reset = period
-  if #live > 0 then reset = (live[1][1] + span) * bucket - now end
+  if first ~= nil then reset = (first + span) * bucket - now end
   out[#out + 1] = count
   out[#out + 1] = retry
   out[#out + 1] = reset
@@ -146,9 +152,9 @@ class RedisWindowStore:
         ``redis.RedisError`` when Redis fails (the caller applies the failure policy)."""
         args: list[int | str] = ["" if now is None else int(now * 1000)]
         for limit in limits:
-            args += [limit.rate.limit, limit.period_ms, limit.bucket_ms]
+            args += limit.rate.script_args
         reply = self._script(keys=[limit.key for limit in limits], args=args)
-        return _decision(limits, [int(x) for x in reply])
+        return _decision(limits, reply)  # Lua numbers arrive as Python ints
 
 
 class MemoryWindowStore:

@@ -8,6 +8,7 @@ request refused by one limit is counted by none (DRF's one-class-per-limit desig
 in every limit checked before the refusing one).
 """
 
+import dataclasses
 import math
 import random
 from collections.abc import Callable
@@ -50,8 +51,10 @@ class RateLimitThrottle(BaseThrottle):
         if any(settings.THROTTLE_SCOPES[s]["key"] == "email" for s in scopes):
             request._request.throttle_email = _email_from(request)
         limits = limits_for(request._request, user, scopes)
-        jitter = self.jitter(0, settings.THROTTLE_RETRY_JITTER_SECONDS)
-        outcome = get_limiter().hit(limits, now=self.timer() if self.timer else None, jitter=jitter)
+        outcome = get_limiter().hit(limits, now=self.timer() if self.timer else None)
+        if not outcome.allowed:
+            jitter = self.jitter(0, settings.THROTTLE_RETRY_JITTER_SECONDS)
+            outcome = dataclasses.replace(outcome, retry_after=outcome.retry_after + jitter)
         setattr(request._request, OUTCOME_ATTRIBUTE, outcome)
         self._outcome = outcome
         return outcome.allowed

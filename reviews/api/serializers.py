@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from core.http.serializers import StrictInputSerializer
+from core.http.serializers import PrebuiltFieldsMixin, StrictInputSerializer
 from reviews.models import MAX_RATING, MIN_RATING, RATINGS, Review
 
 # Booking ids are BigAutoField; anything larger cannot exist and must not reach the database.
@@ -25,7 +25,7 @@ class ReviewInputSerializer(StrictInputSerializer):
     body = serializers.CharField(max_length=Review._meta.get_field("body").max_length)
 
 
-class ReviewSerializer(serializers.ModelSerializer):
+class ReviewSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     booking = serializers.IntegerField(source="booking_id")
     customer_name = serializers.CharField(
         source="customer_first_name", help_text="The author's first name."

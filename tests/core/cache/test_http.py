@@ -176,3 +176,82 @@ def test_if_none_match_star_and_lists(catalogue: Catalogue):
     assert Client().get(STATS, HTTP_IF_NONE_MATCH=f'"x", {etag}').status_code == 304
     assert Client().get(STATS, HTTP_IF_NONE_MATCH=etag.removeprefix("W/")).status_code == 304
     assert Client().get(STATS, HTTP_IF_NONE_MATCH='W/"other"').status_code == 200
+
+
+@pytest.fixture
+def unpickles(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many cached values were unpickled."""
+    from core.cache import results
+
+    calls: list[int] = []
+    load = results._load
+
+    def counted(entry):
+        calls.append(1)
+        return load(entry)
+
+    monkeypatch.setattr(results, "_load", counted)
+    return calls
+
+
+REPEATED_HEADERS = ("Content-Type", "Content-Length", "Cache-Control", "ETag", "Vary")
+
+
+@pytest.mark.parametrize("which", ["featured", "detail"])
+def test_a_body_built_from_cached_results_is_rendered_once(
+    catalogue: Catalogue, renders, unpickles, which
+):
+    # given one request that filled the cache and rendered the body
+    url = FEATURED if which == "featured" else post_url(catalogue.post.slug)
+    first = Client().get(url)
+    assert first.status_code == 200
+    renders.clear()
+    unpickles.clear()
+
+    # when other clients ask for the same URL, one of them with a token (ignored by the blog)
+    again = Client().get(url)
+    with_token = client_for(catalogue.customer).get(url)
+
+    # then they get the same bytes and caching headers, without unpickling or rendering
+    for response in (again, with_token):
+        assert response.status_code == 200
+        assert response.content == first.content
+        for header in REPEATED_HEADERS:
+            assert response.get(header) == first.get(header), header
+    assert renders == [] and unpickles == []
+
+
+def test_a_kept_body_is_replaced_after_a_write(catalogue: Catalogue):
+    # given a post whose detail was rendered and kept
+    from blog import services
+
+    url = post_url(catalogue.post.slug)
+    assert Client().get(url).json()["featured"] is True
+
+    # when staff change it
+    services.post_set_featured(post=catalogue.post, featured=False)
+
+    # then the next answer shows the change
+    assert Client().get(url).json()["featured"] is False
+
+
+def test_bodies_are_kept_per_url(catalogue: Catalogue):
+    # given two featured posts
+    from blog import services
+
+    other = services.post_create(author=catalogue.staff, title="Two", body="b", featured=True)
+    services.post_publish(post=other)
+
+    # when the list and a shorter list are each asked for twice, interleaved
+    answers = [Client().get(FEATURED, query).json() for query in ({}, {"limit": 1}) * 2]
+
+    # then each URL keeps its own body
+    assert [len(answer) for answer in answers] == [2, 1, 2, 1]
+    assert answers[0] == answers[2] and answers[1] == answers[3]
+
+
+def test_without_the_result_cache_every_body_is_rendered(catalogue: Catalogue, settings, renders):
+    settings.CACHE_RESULTS_ENABLED = False
+    first, second = Client().get(FEATURED), Client().get(FEATURED)
+    assert first.content == second.content
+    assert len(renders) == 2

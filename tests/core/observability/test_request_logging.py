@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -14,7 +16,7 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
 from core.observability import context
-from core.observability.logging import JsonFormatter, RequestIdFilter
+from core.observability.logging import BufferedStreamHandler, JsonFormatter, RequestIdFilter
 from core.observability.middleware import RequestLoggingMiddleware
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -26,8 +28,13 @@ def log_lines() -> Iterator[Callable[[], list[dict]]]:
     handler = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
     stream = io.StringIO()
     previous = handler.setStream(stream)
+
+    def lines() -> list[dict]:
+        handler.flush()  # what the writer thread would write within a second
+        return [json.loads(line) for line in stream.getvalue().splitlines() if line]
+
     try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line]
+        yield lines
     finally:
         handler.setStream(previous)
 
@@ -209,3 +216,114 @@ class TestFormatter:
         text = JsonFormatter().format(record)
         assert "\n" not in text
         assert "ValueError: bad" in json.loads(text)["exception"]
+
+
+class TestBufferedStreamHandler:
+    """Lines leave the request's thread without a lock or a write; nothing is lost or doubled."""
+
+    def make_handler(
+        self, flush_interval: float = 60.0
+    ) -> tuple[BufferedStreamHandler, io.StringIO]:
+        stream = io.StringIO()
+        handler = BufferedStreamHandler(stream, flush_interval=flush_interval)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        return handler, stream
+
+    def record(self, level: int, message: str) -> logging.LogRecord:
+        return logging.LogRecord("app", level, __file__, 1, message, (), None)
+
+    def test_info_lines_wait_for_the_writer_and_keep_their_order(self):
+        # given a handler whose writer would not run for a minute
+        handler, stream = self.make_handler()
+        try:
+            # when two INFO lines are logged
+            handler.handle(self.record(logging.INFO, "first"))
+            handler.handle(self.record(logging.INFO, "second"))
+            # then nothing is written yet, and a flush writes both, in order
+            assert stream.getvalue() == ""
+            handler.flush()
+            assert stream.getvalue() == "INFO first\nINFO second\n"
+        finally:
+            handler.close()
+
+    def test_a_warning_writes_itself_and_everything_before_it_at_once(self):
+        handler, stream = self.make_handler()
+        try:
+            handler.handle(self.record(logging.INFO, "request served"))
+            handler.handle(self.record(logging.ERROR, "it broke"))
+            assert stream.getvalue() == "INFO request served\nERROR it broke\n"
+        finally:
+            handler.close()
+
+    def test_the_writer_thread_writes_within_its_interval(self):
+        handler, stream = self.make_handler(flush_interval=0.05)
+        try:
+            handler.handle(self.record(logging.INFO, "soon"))
+            deadline = time.monotonic() + 10  # a bound that only catches a hang
+            while stream.getvalue() == "" and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert stream.getvalue() == "INFO soon\n"
+        finally:
+            handler.close()
+
+    def test_close_writes_the_rest_and_later_lines_go_out_at_once(self):
+        handler, stream = self.make_handler()
+        handler.handle(self.record(logging.INFO, "before close"))
+        handler.close()
+        handler.handle(self.record(logging.INFO, "after close"))
+        assert stream.getvalue() == "INFO before close\nINFO after close\n"
+
+    def test_a_full_buffer_is_written_by_the_caller(self):
+        handler, stream = self.make_handler()
+        handler.max_buffered = 3
+        try:
+            for index in range(3):
+                handler.handle(self.record(logging.INFO, f"line {index}"))
+            assert stream.getvalue().count("\n") == 3
+        finally:
+            handler.close()
+
+    def test_concurrent_threads_lose_and_double_nothing(self):
+        handler, stream = self.make_handler(flush_interval=0.001)
+        try:
+
+            def log_many(name: str) -> None:
+                for index in range(500):
+                    handler.handle(self.record(logging.INFO, f"{name}-{index}"))
+
+            threads = [threading.Thread(target=log_many, args=(f"t{n}",)) for n in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=10)
+            handler.flush()
+        finally:
+            handler.close()
+        lines = stream.getvalue().splitlines()
+        assert sorted(lines) == sorted(f"INFO t{n}-{i}" for n in range(4) for i in range(500))
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() only")
+    def test_a_forked_child_writes_only_its_own_lines(self, tmp_path):
+        """gunicorn's preload_app: the master logs, then forks workers that log too."""
+        # given a parent that has a line buffered and its writer thread running
+        path = tmp_path / "log.txt"
+        with open(path, "w", buffering=1) as stream:
+            handler = BufferedStreamHandler(stream, flush_interval=0.05)
+            handler.setFormatter(logging.Formatter("%(process)d %(message)s"))
+            handler.handle(self.record(logging.INFO, "parent before fork"))
+            # when the process forks and the child logs one line and exits
+            pid = os.fork()
+            if pid == 0:  # the child
+                try:
+                    handler.handle(self.record(logging.INFO, "child"))
+                    deadline = time.monotonic() + 10
+                    while handler._lines and time.monotonic() < deadline:
+                        time.sleep(0.01)  # the child's own writer thread writes it
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+            handler.close()
+        # then the parent's line is written once (by the parent) and the child's once (by it)
+        lines = path.read_text().splitlines()
+        assert sorted(line.split(" ", 1)[1] for line in lines) == ["child", "parent before fork"]
+        assert f"{pid} child" in lines

@@ -76,3 +76,27 @@ def test_keys_expire_from_redis(redis_server):
     RedisWindowStore(client).hit([limit("k", "5/minute")])
     ttl_ms = client.pttl("k")
     assert 60_000 <= ttl_ms <= 61_000
+
+
+def test_old_buckets_are_deleted_as_the_window_slides(redis_server):
+    # given a steady stream of requests for two and a half minutes
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    store = RedisWindowStore(client)
+    for second in range(150):
+        store.hit([limit("k", "1000/minute")], now=T0 + second)
+    # then the hash holds the last minute's buckets only (one a second)
+    assert client.hlen("k") == 60
+
+
+def test_the_redis_script_and_the_in_process_fallback_agree(redis_server):
+    # given the same irregular sequence of requests against both stores, past their limits
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    shared, memory = RedisWindowStore(client), MemoryWindowStore()
+    limits = [limit("burst", "7/minute"), limit("sustained", "20/hour")]
+    now = T0
+    for step in range(400):
+        now += (step * 7919 % 13) * 0.7  # 0 to 8.4 s apart, deterministic
+        # then every decision and every limit's state is the same
+        assert shared.hit(limits, now=now) == memory.hit(limits, now=now), step
