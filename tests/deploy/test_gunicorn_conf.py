@@ -182,15 +182,20 @@ def test_gunicorn_accepts_the_file(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_gunicorns_access_log_is_one_json_object_per_line(tmp_path):
-    # given a real gunicorn with its access log switched on
+def sqlite_gunicorn(tmp_path, **env: str) -> GunicornServer:
+    """One worker of our config serving the app on SQLite (not started)."""
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "TEST_DATABASE": "sqlite",
-        "GUNICORN_ACCESS_LOG": "-",
         multiprocess.ENV_VAR: str(tmp_path / "metrics"),
+        **env,
     }
-    server = GunicornServer(env=env, workers=1, threads=2, config=CONFIG)
+    return GunicornServer(env=env, workers=1, threads=2, config=CONFIG)
+
+
+def test_gunicorns_access_log_is_one_json_object_per_line(tmp_path):
+    # given a real gunicorn with its access log switched on
+    server = sqlite_gunicorn(tmp_path, GUNICORN_ACCESS_LOG="-")
     try:
         server.start()
         # when a request with an id and an awkward user agent is served
@@ -217,12 +222,7 @@ def test_gunicorns_access_log_is_one_json_object_per_line(tmp_path):
 
 def test_a_stopping_backend_refuses_new_connections_while_it_finishes(tmp_path):
     # given: a real gunicorn with our config, and a client holding a kept-alive connection
-    env = {
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "TEST_DATABASE": "sqlite",
-        multiprocess.ENV_VAR: str(tmp_path / "metrics"),
-    }
-    server = GunicornServer(env=env, workers=1, threads=2, config=CONFIG)
+    server = sqlite_gunicorn(tmp_path)
     try:
         server.start()
         host, port = server.url.removeprefix("http://").rsplit(":", 1)
