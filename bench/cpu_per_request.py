@@ -16,6 +16,7 @@ Scenarios (``--scenario``, repeatable; default all):
 - ``featured``: cached featured posts, anonymous (served from the result cache);
 - ``featured_nothrottle``: the same with ``THROTTLE_ENABLED=false``;
 - ``detail``: post detail, cached (one slug);
+- ``list_first``: the post list's first page, cached;
 - ``detail_uncached``: post detail with ``CACHE_RESULTS_ENABLED=false`` (2 queries);
 - ``minimal_json`` / ``minimal_db``: ``bench/minimal``'s constant JSON and one-query views.
 
@@ -71,6 +72,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "path": FEATURED,
     },
     "detail": {"app": "config.wsgi", "env": {}, "path": "/api/v1/blog/posts/{slug}/"},
+    "list_first": {"app": "config.wsgi", "env": {}, "path": "/api/v1/blog/posts/"},
     "detail_uncached": {
         "app": "config.wsgi",
         "env": {"CACHE_RESULTS_ENABLED": "false"},

@@ -1,5 +1,7 @@
 """Public, read-only blog endpoints (API.md, Blog)."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
@@ -46,21 +48,27 @@ class PostListView(PublicBlogView, generics.ListAPIView):
         # Full-text search costs far more than a page of the list: its own, tighter limit.
         return ["search"] if request.query_params.get("q") else ["blog_list"]
 
-    def get_queryset(self) -> QuerySet[Post] | FirstPageRows:
+    def get_queryset(self) -> QuerySet[Post]:
         params = validated_query(PostListQuerySerializer, self.request)
-        tag = params.get("tag") or None
-        query = params.get("q") or None
-        if query is None and is_first_page(self.paginator, self.request):
-            # The hottest page comes from the cache; searches and deeper pages do not.
-            limit = self.paginator.get_page_size(self.request) + 1
-            return FirstPageRows(selectors.post_list_first(tag=tag, limit=limit), NEWEST_FIRST)
+        tag, query = params.get("tag") or None, params.get("q") or None
         posts = selectors.post_list_published(tag=tag, query=query)
         # List items carry no body; do not read it from the database either.
         return posts.defer("body")
 
     @extend_schema(parameters=[PostListQuerySerializer])
     def get(self, request: Request) -> Response:
-        return super().get(request)
+        params = validated_query(PostListQuerySerializer, request)
+        if params.get("q") or not is_first_page(self.paginator, request):
+            return super().get(request)
+        # The hottest page: its rows come from the cache (searches and deeper pages do not),
+        # its body is rendered once per process for each set of rows.
+        limit = self.paginator.get_page_size(request) + 1
+        rows = selectors.post_list_first.lookup(tag=params.get("tag") or None, limit=limit)
+        return self.cached_response(rows, self._first_page)
+
+    def _first_page(self, rows: list[Post]) -> Any:
+        page = self.paginate_queryset(FirstPageRows(rows, NEWEST_FIRST))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data).data
 
 
 class FeaturedPostListView(PublicBlogView):

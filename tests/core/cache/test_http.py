@@ -197,12 +197,13 @@ def unpickles(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 REPEATED_HEADERS = ("Content-Type", "Content-Length", "Cache-Control", "ETag", "Vary")
 
 
-@pytest.mark.parametrize("which", ["featured", "detail"])
+@pytest.mark.parametrize("which", ["featured", "detail", "list"])
 def test_a_body_built_from_cached_results_is_rendered_once(
     catalogue: Catalogue, renders, unpickles, which
 ):
     # given one request that filled the cache and rendered the body
-    url = FEATURED if which == "featured" else post_url(catalogue.post.slug)
+    urls = {"featured": FEATURED, "detail": post_url(catalogue.post.slug), "list": POSTS}
+    url = urls[which]
     first = Client().get(url)
     assert first.status_code == 200
     renders.clear()
