@@ -17,11 +17,14 @@ Scenarios (``--scenario``, repeatable; default all):
 - ``featured_nothrottle``: the same with ``THROTTLE_ENABLED=false``;
 - ``detail``: post detail, cached (one slug);
 - ``list_first``: the post list's first page, cached;
+- ``list_page2``: the post list's second page (a cursor page: not cached, the same two
+  queries as any deeper page);
 - ``detail_uncached``: post detail with ``CACHE_RESULTS_ENABLED=false`` (2 queries);
 - ``minimal_json`` / ``minimal_db``: ``bench/minimal``'s constant JSON and one-query views.
 
-``--cprofile N`` prints each scenario's N most expensive functions (self time); ``--py-spy
-PREFIX`` runs each scenario under ``py-spy record`` and writes its collapsed stacks to
+``--cprofile N`` prints each scenario's N most expensive functions (self time, or with
+``--cprofile-sort cumulative`` including what they call); ``--py-spy PREFIX`` runs each
+scenario under ``py-spy record`` and writes its collapsed stacks to
 ``PREFIX-<scenario>-t<threads>.txt``. ``--repeat N`` keeps the cheapest of N runs (other
 processes on a shared host only ever add time).
 
@@ -73,6 +76,11 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     },
     "detail": {"app": "config.wsgi", "env": {}, "path": "/api/v1/blog/posts/{slug}/"},
     "list_first": {"app": "config.wsgi", "env": {}, "path": "/api/v1/blog/posts/"},
+    "list_page2": {
+        "app": "config.wsgi",
+        "env": {},
+        "path": "/api/v1/blog/posts/?{second_page}",
+    },
     "detail_uncached": {
         "app": "config.wsgi",
         "env": {"CACHE_RESULTS_ENABLED": "false"},
@@ -139,7 +147,10 @@ def serve(application: Callable, path: str) -> str:
         status_line.append(status)
         return lambda data: None
 
-    body = application(wsgi_environ(path), start_response)
+    path, _, query = path.partition("?")
+    environ = wsgi_environ(path)
+    environ["QUERY_STRING"] = query
+    body = application(environ, start_response)
     try:
         for _chunk in body:
             pass
@@ -156,8 +167,10 @@ def run_child(scenario: str, requests: int, warmup: int, threads: int, cprofile:
     spec = SCENARIOS[scenario]
     application = importlib.import_module(spec["app"]).application
     path = spec["path"]
-    if "{slug}" in path:
-        path = path.format(slug=os.environ["CPU_BENCH_SLUG"])
+    if "{" in path:
+        path = path.format(
+            slug=os.environ["CPU_BENCH_SLUG"], second_page=os.environ["CPU_BENCH_SECOND_PAGE"]
+        )
     for _ in range(warmup):
         serve(application, path)
     failures: list[str] = []
@@ -190,7 +203,8 @@ def run_child(scenario: str, requests: int, warmup: int, threads: int, cprofile:
         import pstats
 
         profiler.disable()
-        stats = pstats.Stats(profiler, stream=sys.__stdout__).sort_stats("tottime")
+        order = os.environ.get("CPU_BENCH_CPROFILE_SORT", "tottime")
+        stats = pstats.Stats(profiler, stream=sys.__stdout__).sort_stats(order)
         stats.print_stats(cprofile)
     served = requests // threads * threads
     result = {
@@ -237,6 +251,17 @@ class Servers:
             ]
         )
         self.env["CPU_BENCH_SLUG"] = slug.strip().splitlines()[-1]
+        # The second page's cursor: the same queries as any deeper page (no OFFSET).
+        second_page = self._manage(
+            [
+                "shell",
+                "-c",
+                "from django.test import Client;"
+                "print(Client(HTTP_HOST='127.0.0.1').get('/api/v1/blog/posts/')"
+                ".json()['next'].split('?', 1)[1])",
+            ]
+        )
+        self.env["CPU_BENCH_SECOND_PAGE"] = second_page.strip().splitlines()[-1]
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -326,11 +351,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario (best kept)")
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--cprofile-sort", default="tottime", choices=("tottime", "cumulative"), help="order"
+    )
     parser.add_argument("--py-spy", type=Path, metavar="PREFIX", help="py-spy each run")
     parser.add_argument("--child", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     threads_list = args.threads or [1, 4]
 
+    os.environ["CPU_BENCH_CPROFILE_SORT"] = args.cprofile_sort  # read by the children
     if args.child:
         run_child(args.child, args.requests, args.warmup, threads_list[0], args.cprofile)
         return 0

@@ -2,8 +2,8 @@
 
 Every public view of posts depends on one version scope, ``POSTS``: a post, its tags or its
 author's name changing bumps it (after commit), which invalidates the featured list, every
-first page (any tag, any page size) and every post detail at once. Staff edit posts rarely and
-readers read them constantly, so one scope beats per-post bookkeeping.
+first page (any tag, any search, any page size) and every post detail at once. Staff edit
+posts rarely and readers read them constantly, so one scope beats per-post bookkeeping.
 """
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ def featured_posts_key(*, limit: int = 10) -> CacheKey:
 def post_list_first_key(*, tag: str | None, limit: int) -> CacheKey:
     # Tags are lowercase (the selector lowercases the filter too).
     return CacheKey("blog.post_list_first", parts=(tag and tag.lower(), limit), scopes=(POSTS,))
+
+
+def post_search_first_key(*, query: str, tag: str | None, limit: int) -> CacheKey:
+    return CacheKey(
+        "blog.post_search_first", parts=(query, tag and tag.lower(), limit), scopes=(POSTS,)
+    )
 
 
 def post_detail_key(*, slug: str) -> CacheKey:

@@ -66,11 +66,20 @@ def get_featured_posts(*, limit: int = 10) -> list[Post]:
     return list(_published_posts().filter(featured=True).order_by(*NEWEST_FIRST)[:limit])
 
 
-@cache_result(ttl=120, key=caching.post_list_first_key)
+# In L1 too: the hottest list page, a few KiB per tag and page size (the L1 is bounded by bytes).
+@cache_result(ttl=120, key=caching.post_list_first_key, l1=True)
 def post_list_first(*, tag: str | None, limit: int) -> list[Post]:
     """The newest ``limit`` published posts (with ``tag``), without their bodies: the API's
     first page (a page size plus one, so the paginator knows whether a next page exists)."""
     return list(post_list_published(tag=tag).defer("body")[:limit])
+
+
+# Searches repeat (popular words) and each costs a full-text query: first pages are cached
+# too, in Redis only, so one-off searches do not crowd the hot datasets out of L1.
+@cache_result(ttl=120, key=caching.post_search_first_key)
+def post_search_first(*, query: str, tag: str | None, limit: int) -> list[Post]:
+    """The first ``limit`` posts matching ``query`` (with ``tag``), newest first, no bodies."""
+    return list(post_list_published(tag=tag, query=query).defer("body")[:limit])
 
 
 @cache_result(ttl=300, key=caching.post_detail_key, l1=True)

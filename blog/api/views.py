@@ -58,12 +58,17 @@ class PostListView(PublicBlogView, generics.ListAPIView):
     @extend_schema(parameters=[PostListQuerySerializer])
     def get(self, request: Request) -> Response:
         params = validated_query(PostListQuerySerializer, request)
-        if params.get("q") or not is_first_page(self.paginator, request):
+        if not is_first_page(self.paginator, request):
             return super().get(request)
-        # The hottest page: its rows come from the cache (searches and deeper pages do not),
-        # its body is rendered once per process for each set of rows.
+        # The hottest pages: the rows of a first page (of the list or of a search) come from
+        # the cache (deeper pages do not), its body is rendered once per process for each set
+        # of rows.
         limit = self.paginator.get_page_size(request) + 1
-        rows = selectors.post_list_first.lookup(tag=params.get("tag") or None, limit=limit)
+        tag, query = params.get("tag") or None, params.get("q") or None
+        if query:
+            rows = selectors.post_search_first.lookup(query=query, tag=tag, limit=limit)
+        else:
+            rows = selectors.post_list_first.lookup(tag=tag, limit=limit)
         return self.cached_response(rows, self._first_page)
 
     def _first_page(self, rows: list[Post]) -> Any:

@@ -60,6 +60,9 @@ MIDDLEWARE = [
     # Content-Security-Policy on the admin and the API docs (core/http/security.py).
     "core.http.security.ContentSecurityPolicyMiddleware",
     "core.throttling.shedding.LoadSheddingMiddleware",
+    # Anonymous GETs of public answers built from cached data, replayed while that data holds:
+    # the rest of the chain is skipped (core/cache/replay.py).
+    "core.cache.replay.PublicAnswerReplayMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -28,14 +28,15 @@ from core.cache.results import cache_many, cache_result
 
 
 def reset_local_state() -> None:
-    """Forget everything this process holds: L1 entries, rendered bodies, trusted versions,
-    pending bumps, the breaker's state (tests; after flushing Redis by hand)."""
-    from core.cache import http, local
+    """Forget everything this process holds: L1 entries, rendered bodies, replayed answers,
+    trusted versions, pending bumps, the breaker's state (tests; after flushing Redis by hand)."""
+    from core.cache import http, local, replay
     from core.cache.backend import guarded
     from core.cache.versions import store
 
     local.tier.clear()
     http.rendered.clear()
+    replay.answers.clear()
     store.reset_local()
     guarded.reset()
 

@@ -26,7 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotModified
@@ -36,9 +36,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.cache import conf
-from core.cache.results import CachedResult, collect_fingerprints
+from core.cache.results import CachedResult, UsedResults, collect_fingerprints
 
 R = TypeVar("R")
+K = TypeVar("K")
+V = TypeVar("V")
 
 PRIVATE_NO_STORE = "private, no-store"
 # Not stored by shared caches; the client may keep it but must revalidate (cheap with the ETag).
@@ -46,6 +48,8 @@ PRIVATE_REVALIDATE = "private, no-cache"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 # Headers a 304 must repeat (RFC 9110, 15.4.5).
 NOT_MODIFIED_HEADERS = ("Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary")
+# Set on the Django request whose answer ``core.cache.replay`` may keep and replay.
+REPLAYABLE_ATTRIBUTE = "replayable_results"
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ class PublicCacheMixin:
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         with collect_fingerprints() as used:
-            self._cache_fingerprints = used
+            self._cache_used = used
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
     def cached_response(self, result: CachedResult[R], serialize: Callable[[R], Any]) -> Response:
@@ -97,9 +101,8 @@ class PublicCacheMixin:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         if request.method not in SAFE_METHODS or response.status_code != 200:
             return response
-        fingerprints = getattr(self, "_cache_fingerprints", [])
-        if not (self.etag_from_cache and fingerprints and None not in fingerprints):
-            fingerprints = None
+        used = self._used_results()
+        fingerprints = used.fingerprints if used is not None else None
         answer = public_response(
             request, response, policy=self.http_cache, fingerprints=fingerprints
         )
@@ -108,17 +111,28 @@ class PublicCacheMixin:
         # after it, or an entry that could not be read, changes the fingerprints.
         if key is not None and answer is response and key[1] == response["ETag"]:
             response.render()  # type: ignore[attr-defined]
-            rendered.put(key, response["Content-Type"], response.content)  # type: ignore[attr-defined]
+            body = response.content  # type: ignore[attr-defined]
+            rendered.put(key, (response["Content-Type"], body), len(body))
+        if used is not None and used.replayable and answer is response:
+            # The whole answer depends only on the URL, the media type and these results:
+            # core.cache.replay may answer the next anonymous request for it.
+            setattr(request._request, REPLAYABLE_ATTRIBUTE, used)
         return answer
 
-    def _rendered_key(self, request: Request) -> tuple[str, str] | None:
-        fingerprints = getattr(self, "_cache_fingerprints", [])
-        if request.method not in SAFE_METHODS or not self.etag_from_cache:
+    def _used_results(self) -> UsedResults | None:
+        """The cached results this answer was built from, when its body depends on nothing
+        else (every one came from the cache tiers and ``etag_from_cache``)."""
+        used: UsedResults | None = getattr(self, "_cache_used", None)
+        if not self.etag_from_cache or used is None or not used.fingerprints:
             return None
-        if not fingerprints or None in fingerprints:
+        return None if None in used.fingerprints else used
+
+    def _rendered_key(self, request: Request) -> tuple[str, str] | None:
+        used = self._used_results()
+        if request.method not in SAFE_METHODS or used is None:
             return None
         view = f"{type(self).__module__}.{type(self).__qualname__}"
-        return view, cache_etag(request, fingerprints)  # type: ignore[arg-type]
+        return view, cache_etag(request, used.fingerprints)  # type: ignore[arg-type]
 
 
 def public_response(
@@ -177,52 +191,61 @@ def not_modified(response: HttpResponseBase) -> HttpResponseNotModified:
     return answer
 
 
-class RenderedBodies:
-    """Rendered bodies by (view, ETag), least recently used out first, bounded by bytes (half
-    of ``CACHE_LOCAL_MAX_BYTES``).
+class ProcessMemo(Generic[K, V]):
+    """Values this process derived from cached results, least recently used out first,
+    bounded by bytes: ``1 / share`` of ``CACHE_LOCAL_MAX_BYTES``.
 
-    An ETag from ``cache_etag`` names the release, the URL, the media type and the exact bytes
-    of every cached value the body was built from, so equal keys mean equal bodies: nothing
-    here needs invalidating. A write gives the values new fingerprints, and their old bodies
-    are simply not asked for again.
+    Keys must name everything the value depends on (an ETag from ``cache_etag`` names the
+    release, the URL, the media type and the exact bytes of every cached value a body was built
+    from), so nothing here needs invalidating: a write gives the values new fingerprints, and
+    what was derived from the old ones is simply not asked for again.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, share: int) -> None:
+        self.share = share
         self._lock = threading.Lock()
-        self._bodies: OrderedDict[tuple[str, str], tuple[str, bytes]] = OrderedDict()
+        self._values: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._bytes = 0
 
-    def get(self, key: tuple[str, str]) -> tuple[str, bytes] | None:
-        """``(content type, body)`` kept under ``key``, or None."""
+    def get(self, key: K) -> V | None:
         with self._lock:
-            found = self._bodies.get(key)
-            if found is not None:
-                self._bodies.move_to_end(key)
-            return found
+            found = self._values.get(key)
+            if found is None:
+                return None
+            self._values.move_to_end(key)
+            return found[0]
 
-    def put(self, key: tuple[str, str], content_type: str, body: bytes) -> None:
-        limit = conf.local_max_bytes() // 2
-        if len(body) > limit // 8:
-            return  # one body may not take over the memo
+    def put(self, key: K, value: V, size: int) -> None:
+        limit = conf.local_max_bytes() // self.share
+        if size > limit // 8:
+            return  # one value may not take over the memo
         with self._lock:
-            if key in self._bodies:
-                return
-            self._bodies[key] = (content_type, body)
-            self._bytes += len(body)
+            self._pop(key)
+            self._values[key] = (value, size)
+            self._bytes += size
             while self._bytes > limit:
-                _, (_, dropped) = self._bodies.popitem(last=False)
-                self._bytes -= len(dropped)
+                self._pop(next(iter(self._values)))
+
+    def discard(self, key: K) -> None:
+        with self._lock:
+            self._pop(key)
 
     def clear(self) -> None:
         with self._lock:
-            self._bodies.clear()
+            self._values.clear()
             self._bytes = 0
 
     def __len__(self) -> int:
-        return len(self._bodies)
+        return len(self._values)
+
+    def _pop(self, key: K) -> None:
+        found = self._values.pop(key, None)
+        if found is not None:
+            self._bytes -= found[1]
 
 
-rendered = RenderedBodies()
+# Rendered bodies by (view, ETag): (content type, body).
+rendered: ProcessMemo[tuple[str, str], tuple[str, bytes]] = ProcessMemo(share=2)
 
 
 def _weak_etag(material: bytes) -> str:

@@ -69,7 +69,32 @@ FIRST_POLL_SECONDS = 0.005
 MAX_POLL_SECONDS = 0.05
 MAX_POLLS = 200  # with the deadline: the wait is bounded in time and in iterations
 
-_fingerprints: ContextVar[list[str | None] | None] = ContextVar("cache_fingerprints", default=None)
+_used: ContextVar[UsedResults | None] = ContextVar("cache_used_results", default=None)
+
+
+class UsedResults:
+    """What a block of code got from the cache tiers (``collect_fingerprints``).
+
+    ``fingerprints``: one per cached result used, None for one that did not come through the
+    cache. ``lookups``: how to look each ``cache_result`` selector up again with the same
+    arguments (``core.cache.replay`` checks an answer is still current that way); only
+    complete when ``replayable``.
+    """
+
+    __slots__ = ("fingerprints", "lookups")
+
+    def __init__(self) -> None:
+        self.fingerprints: list[str | None] = []
+        self.lookups: list[Callable[[], CachedResult[Any]]] = []
+
+    @property
+    def replayable(self) -> bool:
+        """True when every result came from the cache tiers through a known lookup."""
+        return (
+            bool(self.fingerprints)
+            and None not in self.fingerprints
+            and len(self.lookups) == len(self.fingerprints)
+        )
 
 
 class CachedResult(Generic[R]):
@@ -123,6 +148,9 @@ class CachedFunction(Generic[P, R]):
         def compute() -> R:
             return self.func(*args, **kwargs)
 
+        used = _used.get()
+        if used is not None:
+            used.lookups.append(functools.partial(self.lookup, *args, **kwargs))
         if _bypassed():
             record_fingerprint(None)
             return CachedResult.computed(compute())
@@ -313,21 +341,21 @@ def cache_many(
 
 # ---------------------------------------------------------------------------- fingerprints
 @contextlib.contextmanager
-def collect_fingerprints() -> Iterator[list[str | None]]:
+def collect_fingerprints() -> Iterator[UsedResults]:
     """Collect the fingerprints of the cached results used inside the block (None for a
-    result that did not come through the cache)."""
-    collected: list[str | None] = []
-    token = _fingerprints.set(collected)
+    result that did not come through the cache), and how they were looked up."""
+    collected = UsedResults()
+    token = _used.set(collected)
     try:
         yield collected
     finally:
-        _fingerprints.reset(token)
+        _used.reset(token)
 
 
 def record_fingerprint(fingerprint: str | None) -> None:
-    collected = _fingerprints.get()
+    collected = _used.get()
     if collected is not None:
-        collected.append(fingerprint)
+        collected.fingerprints.append(fingerprint)
 
 
 # ---------------------------------------------------------------------------- the steps

@@ -10,9 +10,12 @@ requests left (ties: the one that resets last), e.g.::
 import math
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+from core.throttling.limiter import Outcome
 from core.throttling.throttles import outcome_of
+
+RATE_LIMIT_HEADERS = ("RateLimit-Policy", "RateLimit")
 
 
 class RateLimitHeadersMiddleware:
@@ -21,12 +24,16 @@ class RateLimitHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        outcome = outcome_of(request)
-        if outcome is not None and outcome.tightest is not None:
-            scope, state = outcome.tightest
-            name = f"{scope}_{state.limit.rate.period}"
-            response["RateLimit-Policy"] = (
-                f'"{name}";q={state.limit.rate.limit};w={state.limit.rate.period}'
-            )
-            response["RateLimit"] = f'"{name}";r={state.remaining};t={math.ceil(state.reset)}'
+        add_rate_limit_headers(response, outcome_of(request))
         return response
+
+
+def add_rate_limit_headers(response: HttpResponseBase, outcome: Outcome | None) -> None:
+    """Describe ``outcome``'s tightest limit (nothing when the request was not throttled)."""
+    if outcome is not None and outcome.tightest is not None:
+        scope, state = outcome.tightest
+        name = f"{scope}_{state.limit.rate.period}"
+        response["RateLimit-Policy"] = (
+            f'"{name}";q={state.limit.rate.limit};w={state.limit.rate.period}'
+        )
+        response["RateLimit"] = f'"{name}";r={state.remaining};t={math.ceil(state.reset)}'

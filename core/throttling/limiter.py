@@ -40,11 +40,12 @@ class ScopedLimit:
 @dataclass(frozen=True)
 class Outcome:
     """What counting one request decided: ``allowed``, the ``tightest`` limit's state for the
-    RateLimit headers and, when refused, how long to wait."""
+    RateLimit headers, when refused how long to wait, and the ``scopes`` it was counted in."""
 
     allowed: bool
     tightest: tuple[str, LimitState] | None
     retry_after: float
+    scopes: tuple[str, ...] = ()
 
 
 def scope_rates(scope: str) -> tuple[Rate, ...]:
@@ -134,7 +135,12 @@ class Limiter:
         retry_after = 0.0
         if not decision.allowed:
             retry_after = max(state.retry_after for state in decision.states) + jitter
-        return Outcome(allowed=decision.allowed, tightest=tightest, retry_after=retry_after)
+        return Outcome(
+            allowed=decision.allowed,
+            tightest=tightest,
+            retry_after=retry_after,
+            scopes=tuple(dict.fromkeys(s.scope for s in scoped)),
+        )
 
     def _count(self, scoped: list[ScopedLimit], *, now: float | None) -> Decision:
         limits = [item.limit for item in scoped]

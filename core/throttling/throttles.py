@@ -11,10 +11,11 @@ in every limit checked before the refusing one).
 import dataclasses
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
@@ -45,22 +46,32 @@ class RateLimitThrottle(BaseThrottle):
         sensitive scope cannot be counted."""
         if not settings.THROTTLE_ENABLED:
             return True
-        user = request.user
-        base = ["user", "user_ip"] if user.is_authenticated else ["anon"]
-        scopes = [*view_scopes(request, view), *base]
-        if any(settings.THROTTLE_SCOPES[s]["key"] == "email" for s in scopes):
-            request._request.throttle_email = _email_from(request)
-        limits = limits_for(request._request, user, scopes)
-        outcome = get_limiter().hit(limits, now=self.timer() if self.timer else None)
-        if not outcome.allowed:
-            jitter = self.jitter(0, settings.THROTTLE_RETRY_JITTER_SECONDS)
-            outcome = dataclasses.replace(outcome, retry_after=outcome.retry_after + jitter)
-        setattr(request._request, OUTCOME_ATTRIBUTE, outcome)
+        outcome = outcome_of(request._request)
+        if outcome is None:  # else counted (and refused) already, by core.cache.replay
+            user = request.user
+            base = ["user", "user_ip"] if user.is_authenticated else ["anon"]
+            scopes = [*view_scopes(request, view), *base]
+            if any(settings.THROTTLE_SCOPES[s]["key"] == "email" for s in scopes):
+                request._request.throttle_email = _email_from(request)
+            outcome = count_request(request._request, user, scopes)
         self._outcome = outcome
         return outcome.allowed
 
     def wait(self) -> float | None:
         return math.ceil(self._outcome.retry_after)
+
+
+def count_request(request: HttpRequest, user: object, scopes: Sequence[str]) -> Outcome:
+    """Count ``request`` under ``scopes`` (those that apply to ``user``), once: the outcome is
+    kept on the request for the RateLimit headers and for the throttle."""
+    limits = limits_for(request, user, scopes)
+    timer = RateLimitThrottle.timer
+    outcome = get_limiter().hit(limits, now=timer() if timer else None)
+    if not outcome.allowed:
+        jitter = RateLimitThrottle.jitter(0, settings.THROTTLE_RETRY_JITTER_SECONDS)
+        outcome = dataclasses.replace(outcome, retry_after=outcome.retry_after + jitter)
+    setattr(request, OUTCOME_ATTRIBUTE, outcome)
+    return outcome
 
 
 def _email_from(request: Request) -> str | None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from blog import services as blog_services
 from reviews import selectors as review_selectors
 from tests.core.cache.conftest import (
     FEATURED,
     PACKAGES,
+    POSTS,
     STATS,
     Catalogue,
     at_once,
@@ -78,3 +80,22 @@ def test_50_concurrent_requests_on_a_cold_key_run_the_query_once(
     assert [r.status_code for r in responses] == [200] * 50
     assert {r.json()["count"] for r in responses} == {1}
     assert len(runs) == 1
+
+
+def test_a_search_first_page_is_cached_and_shows_a_new_post_at_once(
+    catalogue: Catalogue, django_assert_num_queries
+):
+    # given a search whose first page is in the cache
+    url = f"{POSTS}?q=grill"
+    first = Client().get(url).json()
+    assert [item["slug"] for item in first["results"]] == [catalogue.post.slug]
+    with django_assert_num_queries(0):
+        assert Client().get(url).json() == first
+
+    # when a matching post is published
+    post = blog_services.post_create(author=catalogue.staff, title="Grill tips", body="Hot.")
+    blog_services.post_publish(post=post)
+
+    # then the same search shows it
+    slugs = [item["slug"] for item in Client().get(url).json()["results"]]
+    assert slugs == [post.slug, catalogue.post.slug]
