@@ -18,7 +18,8 @@ Scenarios (``--scenario``, repeatable; default all):
 - ``detail``: post detail, cached (one slug);
 - ``list_first``: the post list's first page, cached;
 - ``list_page2``: the post list's second page (a cursor page: not cached, the same two
-  queries as any deeper page);
+  queries as any deeper page); ``list_first_uncached``: the first page with
+  ``CACHE_RESULTS_ENABLED=false`` (what ``make bench`` compares deep pages with);
 - ``detail_uncached``: post detail with ``CACHE_RESULTS_ENABLED=false`` (2 queries);
 - ``minimal_json`` / ``minimal_db``: ``bench/minimal``'s constant JSON and one-query views.
 
@@ -76,6 +77,11 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     },
     "detail": {"app": "config.wsgi", "env": {}, "path": "/api/v1/blog/posts/{slug}/"},
     "list_first": {"app": "config.wsgi", "env": {}, "path": "/api/v1/blog/posts/"},
+    "list_first_uncached": {
+        "app": "config.wsgi",
+        "env": {"CACHE_RESULTS_ENABLED": "false"},
+        "path": "/api/v1/blog/posts/",
+    },
     "list_page2": {
         "app": "config.wsgi",
         "env": {},

@@ -132,9 +132,11 @@ def scenarios_table(results: dict[str, Any]) -> list[str]:
 
 def ceilings_table(results: dict[str, Any]) -> list[str]:
     found = results["ceilings"]
+    static_bytes = results.get("fixtures", {}).get("static_file_bytes")
+    static = f"{static_bytes:,} B" if static_bytes else "small"
     lines = ["| ceiling | throughput | latency |", "|---|---|---|"]
     for key, title in (
-        ("nginx_static_file", "nginx, small static file"),
+        ("nginx_static_file", f"nginx, static file ({static}, the featured answer's size)"),
         ("minimal_django_json", "minimal Django view, constant JSON (direct)"),
         ("minimal_django_one_query", "minimal Django view, one ORM query (direct)"),
     ):

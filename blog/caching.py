@@ -17,27 +17,34 @@ from blog.models import Post, Tag
 from core.cache import CacheKey, invalidate, invalidate_on_change, warming
 
 POSTS = "blog.posts"
+# The cached posts' shape: 2 since they carry ``tag_names`` instead of prefetched tags.
+SCHEMA = 2
 
 # ------------------------------------------------------------------------------ keys
 
 
 def featured_posts_key(*, limit: int = 10) -> CacheKey:
-    return CacheKey("blog.featured_posts", parts=(limit,), scopes=(POSTS,))
+    return CacheKey("blog.featured_posts", parts=(limit,), scopes=(POSTS,), schema=SCHEMA)
 
 
 def post_list_first_key(*, tag: str | None, limit: int) -> CacheKey:
     # Tags are lowercase (the selector lowercases the filter too).
-    return CacheKey("blog.post_list_first", parts=(tag and tag.lower(), limit), scopes=(POSTS,))
+    return CacheKey(
+        "blog.post_list_first", parts=(tag and tag.lower(), limit), scopes=(POSTS,), schema=SCHEMA
+    )
 
 
 def post_search_first_key(*, query: str, tag: str | None, limit: int) -> CacheKey:
     return CacheKey(
-        "blog.post_search_first", parts=(query, tag and tag.lower(), limit), scopes=(POSTS,)
+        "blog.post_search_first",
+        parts=(query, tag and tag.lower(), limit),
+        scopes=(POSTS,),
+        schema=SCHEMA,
     )
 
 
 def post_detail_key(*, slug: str) -> CacheKey:
-    return CacheKey("blog.post_detail", parts=(slug,), scopes=(POSTS,))
+    return CacheKey("blog.post_detail", parts=(slug,), scopes=(POSTS,), schema=SCHEMA)
 
 
 # ------------------------------------------------------------------------------ invalidation

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.query import ModelIterable
 from django.utils import timezone
 
 # Text search configuration of the full-text index. It must be named explicitly: the
@@ -53,6 +54,51 @@ class Tag(models.Model):
         return self.name
 
 
+class PostQuerySet(models.QuerySet):
+    """Posts; ``with_tag_names()`` gives every post it fetches ``tag_names``, its tags' names in
+    alphabetical order, in one more query for any number of posts.
+
+    What the API shows of tags is their names. ``prefetch_related("tags")`` made a ``Tag`` per
+    row and a related manager per post for that, a third of a list page's CPU; this reads
+    ``(post id, tag name)`` pairs from the join table and builds no model at all.
+    """
+
+    _with_tag_names = False
+
+    def with_tag_names(self) -> "PostQuerySet":
+        clone = self._chain()
+        clone._with_tag_names = True
+        return clone
+
+    def _clone(self) -> "PostQuerySet":
+        clone = super()._clone()
+        clone._with_tag_names = self._with_tag_names
+        return clone
+
+    def _fetch_all(self) -> None:
+        fetched = self._result_cache is not None
+        super()._fetch_all()
+        if self._with_tag_names and not fetched and self._iterable_class is ModelIterable:
+            _attach_tag_names(self._result_cache)  # type: ignore[arg-type]
+
+
+def _attach_tag_names(posts: list["Post"]) -> None:
+    if not posts:
+        return
+    names: dict[int, list[str]] = {post.pk: [] for post in posts}
+    # The database the posts came from (a replica's copy must match its posts).
+    pairs = (
+        Post.tags.through.objects.using(posts[0]._state.db)
+        .filter(post_id__in=names)
+        .order_by("tag__name")
+        .values_list("post_id", "tag__name")
+    )
+    for post_id, name in pairs:
+        names[post_id].append(name)
+    for post in posts:
+        post.tag_names = names[post.pk]
+
+
 class Post(models.Model):
     """A blog post. Only ``published`` posts are visible through the API."""
 
@@ -80,6 +126,10 @@ class Post(models.Model):
     # A default rather than auto_now_add, so imported and demo posts keep their own dates.
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PostQuerySet.as_manager()
+    # Set on posts fetched with ``Post.objects.with_tag_names()``.
+    tag_names: list[str]
 
     class Meta:
         constraints = [

@@ -7,11 +7,11 @@ what invalidates them is in ``blog/caching.py``.
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from blog import caching
 from blog.errors import PostNotFound
-from blog.models import POST_SEARCH_VECTOR, SEARCH_CONFIG, Post, Tag
+from blog.models import POST_SEARCH_VECTOR, SEARCH_CONFIG, Post
 from core.cache import cache_result
 
 NEWEST_FIRST = ("-published_at", "-id")
@@ -20,9 +20,7 @@ NEWEST_FIRST = ("-published_at", "-id")
 def _published_posts() -> QuerySet[Post]:
     """Published posts with what the API shows of them: two queries for any number of posts."""
     return (
-        Post.objects.filter(status=Post.Status.PUBLISHED)
-        .select_related("author")
-        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+        Post.objects.filter(status=Post.Status.PUBLISHED).select_related("author").with_tag_names()
     )
 
 

@@ -40,7 +40,8 @@ class FeaturedPostsQuerySerializer(serializers.Serializer):
 class PostSummarySerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     """A post in a list: everything but the body."""
 
-    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    # Names, alphabetical: posts come from ``Post.objects.with_tag_names()`` (blog.selectors).
+    tags = serializers.ListField(child=serializers.CharField(), source="tag_names", read_only=True)
     author_name = serializers.CharField(source="author.name", read_only=True)
     # Never null here: only published posts are served, and they always have a date.
     published_at = serializers.DateTimeField(read_only=True)

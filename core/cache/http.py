@@ -195,10 +195,11 @@ class ProcessMemo(Generic[K, V]):
     """Values this process derived from cached results, least recently used out first,
     bounded by bytes: ``1 / share`` of ``CACHE_LOCAL_MAX_BYTES``.
 
-    Keys must name everything the value depends on (an ETag from ``cache_etag`` names the
-    release, the URL, the media type and the exact bytes of every cached value a body was built
-    from), so nothing here needs invalidating: a write gives the values new fingerprints, and
-    what was derived from the old ones is simply not asked for again.
+    Nothing here is invalidated. Either the key names everything the value depends on (an ETag
+    from ``cache_etag`` names the release, the URL, the media type and the exact bytes of every
+    cached value a body was built from: a write gives the values new fingerprints, and what was
+    derived from the old ones is simply not asked for again), or the value carries what it was
+    derived from and is checked before each use (``core.cache.replay``).
     """
 
     def __init__(self, share: int) -> None:

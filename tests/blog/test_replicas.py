@@ -2,7 +2,8 @@
 use the standby, but writes read back what they wrote even when the standby lags."""
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.test.utils import CaptureQueriesContext
 
 from blog import demo_data, selectors, services
 from blog.models import Post
@@ -55,3 +56,18 @@ def test_seed_posts_reads_its_own_writes_while_the_replica_lags(pg_cluster, auth
     # then
     assert (created, created_again) == (30, 0)
     assert Post.objects.using(DEFAULT_DB_ALIAS).count() == 30
+
+
+def test_tag_names_come_from_the_database_their_posts_came_from(pg_cluster, make_post: MakePost):
+    # given a tagged post on both databases
+    make_post(slug="tagged", tags=["events"])
+    pg_cluster.wait_for_replay()
+
+    # when
+    with CaptureQueriesContext(connections[REPLICA]) as on_replica:
+        posts = list(selectors.post_list_published())
+
+    # then both queries, the posts' and their tags', went to the replica
+    assert [(post._state.db, post.tag_names) for post in posts] == [(REPLICA, ["events"])]
+    assert len(on_replica.captured_queries) == 2
+    assert "blog_post_tags" in on_replica.captured_queries[1]["sql"]

@@ -59,3 +59,19 @@ def test_post_get_published_hides_drafts(make_post: MakePost):
     # when / then
     with pytest.raises(PostNotFound):
         selectors.post_get_published(slug="secret")
+
+
+def test_posts_carry_their_tag_names_alphabetically_in_two_queries_for_any_number(
+    make_post: MakePost, django_assert_num_queries
+):
+    # given posts with tags, and one without
+    make_post(slug="one", tags=["teppanyaki", "recipes"])
+    make_post(slug="two", tags=["events"])
+    make_post(slug="bare")
+
+    # when / then: the posts, then every post's tag names at once
+    with django_assert_num_queries(2):
+        posts = {post.slug: post.tag_names for post in selectors.post_list_published()}
+    assert posts == {"one": ["recipes", "teppanyaki"], "two": ["events"], "bare": []}
+    with django_assert_num_queries(2):
+        assert selectors.post_get_published(slug="one").tag_names == ["recipes", "teppanyaki"]

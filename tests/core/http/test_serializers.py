@@ -11,7 +11,7 @@ from core.http.serializers import PrebuiltFieldsMixin
 class PlainPostSerializer(serializers.ModelSerializer):
     """PostSerializer as DRF builds it for every instance."""
 
-    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    tags = serializers.ListField(child=serializers.CharField(), source="tag_names", read_only=True)
     author_name = serializers.CharField(source="author.name", read_only=True)
     published_at = serializers.DateTimeField(read_only=True)
 
