@@ -42,6 +42,8 @@ rendered bodies kept by ETag, lazy unpickling         1.12      0.72        0.97
 throttle plan cached, Lua script in one pass          1.08      0.74        0.96    3.44
 prebuilt serializer fields, query memo, pool gauge    0.94      0.63        0.98    3.36
 before -> after, 4 threads                            3.33->1.18 2.79->0.67 2.13->1.08 4.45->3.65
+public answers replayed (core/cache/replay.py)        0.54      0.25        0.53    3.54
+tag names from the join table, no Tag models          0.53      0.28        0.49    3.14
 ====================================================  ========  ==========  ======  ========
 
 minimal JSON 0.08, minimal one-query 0.71-0.88 throughout. Differences under ~0.1 ms are noise.
