@@ -59,8 +59,8 @@ class PostQuerySet(models.QuerySet):
     alphabetical order, in one more query for any number of posts.
 
     What the API shows of tags is their names. ``prefetch_related("tags")`` made a ``Tag`` per
-    row and a related manager per post for that, a third of a list page's CPU; this reads
-    ``(post id, tag name)`` pairs from the join table and builds no model at all.
+    row and a related manager per post for that; this reads ``(post id, tag name)`` pairs from
+    the join table and builds no model at all (a list page: 6.2 -> 5.3 ms of CPU in-process).
     """
 
     _with_tag_names = False
