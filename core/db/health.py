@@ -73,6 +73,12 @@ class ReplicaHealth:
         received (replay paused) is not used, however small its lag."""
         return self.state in (OK, LAGGING) and self.replayed_all
 
+    @property
+    def replaying(self) -> bool:
+        """Up and a standby, with WAL it received still to replay: right after the primary
+        stops, the last WAL it sent is usually still being replayed, for a few milliseconds."""
+        return self.state in (OK, LAGGING) and not self.replayed_all
+
 
 @dataclass
 class _Slot:

@@ -10,6 +10,7 @@ read the request's writes.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from contextlib import ContextDecorator, contextmanager
 from contextvars import ContextVar, Token
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 
 from core.db import conf, metrics
-from core.db.health import primary_status, registry
+from core.db.health import ReplicaHealth, primary_status, registry
 
 
 class ClientPin(Protocol):
@@ -161,10 +162,29 @@ def primary_or_outage_replica(replicas: list[str]) -> str:
         return DEFAULT_DB_ALIAS
     down_since = primary_status.down_since()
     for alias in replicas:
-        if registry.health(alias, taken_since=down_since).serves_primary_outage:
+        if _outage_verdict(alias, down_since).serves_primary_outage:
             metrics.FALLBACKS.labels("primary_down").inc()
             return alias
     return DEFAULT_DB_ALIAS
+
+
+# A standby still replaying what it received when the primary stopped is asked again this many
+# times, this far apart: the remainder takes milliseconds (nothing new arrives), and without a
+# second look its first verdict would refuse the outage's reads for a whole check interval.
+# Bounded: a standby whose replay is paused is still refused, ~0.2 s later.
+OUTAGE_REPLAY_CHECKS = 4
+OUTAGE_REPLAY_CHECK_SECONDS = 0.05
+
+
+def _outage_verdict(alias: str, down_since: float | None) -> ReplicaHealth:
+    health = registry.health(alias, taken_since=down_since)
+    for _ in range(OUTAGE_REPLAY_CHECKS):
+        if not health.replaying:
+            break
+        time.sleep(OUTAGE_REPLAY_CHECK_SECONDS)
+        # A verdict taken from now on: a new probe, or one another request just took.
+        health = registry.health(alias, taken_since=registry.timer())
+    return health
 
 
 def primary_unreachable() -> bool:

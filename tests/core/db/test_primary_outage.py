@@ -7,6 +7,7 @@ Every client sends a token and keeps no cookies, like the mobile app.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +15,7 @@ from django.db import OperationalError, transaction
 from django.test import override_settings
 
 from accounts.models import User
-from core.db import metrics
+from core.db import metrics, routing
 from core.db.failover import _plain_select
 from core.db.health import LAGGING, OK, ReplicaHealth, primary_status, registry
 from core.db.routing import use_primary
@@ -174,3 +175,43 @@ def test_which_replica_verdicts_serve_a_primary_outage(health, serves):
 )
 def test_only_plain_selects_are_retried_elsewhere(sql, plain):
     assert _plain_select(sql) is plain
+
+
+def test_a_replica_still_replaying_when_the_primary_stopped_is_asked_again(monkeypatch):
+    # given: the first verdict after the outage began finds WAL left to replay, the next none
+    verdicts = iter(
+        [
+            ReplicaHealth(REPLICA, OK, 0.0, replayed_all=False),
+            ReplicaHealth(REPLICA, OK, 0.0, replayed_all=True),
+        ]
+    )
+    probes: list[str] = []
+
+    def probe(alias: str) -> ReplicaHealth:
+        probes.append(alias)
+        return dataclasses.replace(next(verdicts), checked_at=registry.timer())
+
+    monkeypatch.setattr(registry, "probe", probe)
+    monkeypatch.setattr(routing, "OUTAGE_REPLAY_CHECK_SECONDS", 0)
+    registry.reset()
+
+    # when / then: it serves the outage on the second look, not a check interval later
+    assert routing._outage_verdict(REPLICA, down_since=registry.timer()).serves_primary_outage
+    assert probes == [REPLICA, REPLICA]
+
+
+def test_a_replica_whose_replay_stays_behind_is_asked_a_bounded_number_of_times(monkeypatch):
+    probes: list[str] = []
+
+    def probe(alias: str) -> ReplicaHealth:
+        probes.append(alias)
+        return ReplicaHealth(REPLICA, OK, 0.0, registry.timer(), replayed_all=False)
+
+    monkeypatch.setattr(registry, "probe", probe)
+    monkeypatch.setattr(routing, "OUTAGE_REPLAY_CHECK_SECONDS", 0)
+    registry.reset()
+
+    verdict = routing._outage_verdict(REPLICA, down_since=registry.timer())
+
+    assert not verdict.serves_primary_outage
+    assert len(probes) == 1 + routing.OUTAGE_REPLAY_CHECKS
