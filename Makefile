@@ -46,7 +46,7 @@ stack-status: venv
 stack-down: venv
 	deploy/local/stack down $(STACK_ARGS)
 
-## A Celery worker and the beat scheduler (README, "Background work"). They need a broker:
+## A Celery worker and the beat scheduler (docs/background-work.md). They need a broker:
 ## CELERY_BROKER_URL, or REDIS_URL (e.g. `source .stack/stack.env`). `make run` alone needs
 ## neither: without a broker, tasks run in the web process right after each commit.
 worker: venv
@@ -59,7 +59,7 @@ beat: venv
 		{ echo "Set CELERY_BROKER_URL or REDIS_URL (without a broker tasks run in-process)."; exit 1; }
 	$(VENV)/bin/celery -A config beat --loglevel INFO
 
-## The benchmark (README, "Benchmark"): the stack seeded at scale, wrk load, ceilings, ratios
+## The benchmark (docs/benchmark.md): the stack seeded at scale, wrk load, ceilings, ratios
 ## against the targets; report in bench/results/<time>/ (BENCH_ARGS="--help" for the knobs)
 .PHONY: bench bench-smoke
 bench: venv system-deps $(VENV)/.bench-installed
@@ -73,7 +73,7 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 bench-smoke: venv system-deps
 	$(PY) -m bench --smoke $(BENCH_ARGS)
 
-## Chaos under load (README, "Chaos"): the stack takes a mixed workload while each fault
+## Chaos under load (docs/chaos.md): the stack takes a mixed workload while each fault
 ## happens in turn; report in bench/results/<time>/chaos.md (`make test` runs --short)
 .PHONY: chaos
 chaos: venv system-deps

@@ -118,8 +118,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Recycle workers now and then (a leak stays bounded); jitter so they do not all restart at once.
 # Not often: a recycled worker drops its connections and its in-process caches (L1, rendered
 # bodies, replayed answers). At 5,000 a worker serving cached reads restarted every few
-# seconds under load, which cost ~20 % of the throughput and most of the p99 (README,
-# "Benchmark"); 100,000 is minutes at full load and hours at a quiet hour.
+# seconds under load, which cost ~20 % of the throughput and most of the p99
+# (docs/benchmarks/2026-11-26.md); 100,000 is minutes at full load and hours at a quiet hour.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "10000"))
 # A worker silent this long is killed and replaced (nginx's proxy_read_timeout is longer).
