@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from core.localservers.binaries import postgres_bin_dir
-from core.localservers.postgres import SUPERUSER, PostgresServer
-from core.localservers.processes import LOOPBACK
+from devstack.binaries import postgres_bin_dir
+from devstack.postgres import SUPERUSER, PostgresServer
+from devstack.processes import LOOPBACK
 
 PGBENCH_DATABASE = "pgbench"
 

@@ -1,4 +1,4 @@
-"""Chaos under load: the production topology on this machine (core/localservers/topology.py)
+"""Chaos under load: the production topology on this machine (devstack/topology.py)
 takes a steady mixed workload — reads, bookings, deposit payments with idempotency keys — while,
 in turn, each fault of a real deployment happens to it. After each fault: requests sent, failed,
 5xx, p99, and an audit on the primary (every acknowledged booking and payment exists exactly
@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.localservers.processes import make_temp_base_dir, remove_tree
-from core.localservers.topology import ProductionStack
+from devstack.processes import make_temp_base_dir, remove_tree
+from devstack.topology import ProductionStack
 from tests.e2e.http_load import Reply, request
 
 LOAD = "127.0.0.3"  # exempt from nginx's rate limit in this stack

@@ -5,7 +5,7 @@ barely moves, and it is what the app's fixed cost is made of. This harness measu
 each scenario runs in its own process with the production settings (or the minimal floor's),
 calls the WSGI handler directly ``--requests`` times the way gunicorn does (a fresh environ,
 the body iterated, ``close()``), and reports ``time.process_time()`` per request, all threads
-of the process included. Redis is a real ``redis-server`` (``core.localservers``); the
+of the process included. Redis is a real ``redis-server`` (``devstack``); the
 database a throwaway PostgreSQL (``--sqlite``: a temporary SQLite file, quicker to start).
 The access log goes to a file, as gunicorn's stderr does. Throttling is on with limits no run
 reaches, as in ``make bench``. ``--threads 4`` serves requests from four threads at once, like
@@ -100,7 +100,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 
 def app_env(database_url: str, redis_url: str, work_dir: Path) -> dict[str, str]:
-    """The production backend's environment (core/localservers/topology.py) for one process."""
+    """The production backend's environment (devstack/topology.py) for one process."""
     from config.settings import base
 
     env = {
@@ -238,8 +238,8 @@ class Servers:
         self.postgres: Any = None
 
     def __enter__(self) -> Servers:
-        from core.localservers.postgres import PostgresCluster
-        from core.localservers.redis import RedisServer
+        from devstack.postgres import PostgresCluster
+        from devstack.redis import RedisServer
 
         self.redis = RedisServer().start()
         if self.sqlite:

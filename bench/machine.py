@@ -11,8 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from core.localservers.binaries import postgres_bin_dir, redis_server_binary
-from core.localservers.nginx import nginx_binary
+from devstack.binaries import postgres_bin_dir, redis_server_binary
+from devstack.nginx import nginx_binary
 
 PACKAGES = ("Django", "djangorestframework", "gunicorn", "psycopg", "redis", "django-redis")
 

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.loadgen import run_wrk
-from core.localservers.nginx import NginxServer
-from core.localservers.processes import free_port, make_temp_base_dir, remove_tree
 from deploy.nginx.render import TEMPLATE, NginxSite
+from devstack.nginx import NginxServer
+from devstack.processes import free_port, make_temp_base_dir, remove_tree
 
 BODY = json.dumps([{"id": n, "title": f"Hibachi night {n}", "slug": f"post-{n}"} for n in range(8)])
 KINDS = {

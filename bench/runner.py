@@ -2,7 +2,7 @@
 comparisons with wrk, check the targets, write the report.
 
 Everything runs on this machine (loopback only) and every load is bounded in time. The
-stack is the local production topology (core/localservers/topology.py) with, next to its
+stack is the local production topology (devstack/topology.py) with, next to its
 three backends, a few more started with one switch changed (cache off, throttling off, cache
 off and primary only) and the minimal Django app (bench/minimal), all under
 deploy/gunicorn.conf.py.
@@ -28,10 +28,10 @@ from bench import appmetrics, ceilings, report, targets
 from bench.config import BenchConfig
 from bench.loadgen import Measurement, run_wrk, tree_cpu_seconds
 from bench.machine import machine_facts
-from core.localservers.gunicorn import PROJECT_ROOT, GunicornServer
-from core.localservers.processes import make_temp_base_dir
-from core.localservers.topology import ProductionStack
 from deploy.nginx.render import FAIL_TIMEOUT
+from devstack.gunicorn import PROJECT_ROOT, GunicornServer
+from devstack.processes import make_temp_base_dir
+from devstack.topology import ProductionStack
 
 LOAD_GENERATOR_ADDRESS = "127.0.0.1"
 # Between runs: wait (at most this long) until the stack uses under this share of one core.

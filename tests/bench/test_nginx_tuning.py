@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bench.nginx_tuning import VARIANTS, Figure, markdown
-from core.localservers.nginx import check_config, prepare_prefix
 from deploy.nginx.render import TEMPLATE, render
+from devstack.nginx import check_config, prepare_prefix
 from tests.deploy.test_nginx_conf import local_site
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.runner import COMPARISONS, SCENARIOS
-from core.localservers.gunicorn import PROJECT_ROOT
+from devstack.gunicorn import PROJECT_ROOT
 
 pytestmark = pytest.mark.servers
 

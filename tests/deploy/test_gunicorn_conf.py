@@ -17,9 +17,9 @@ from types import SimpleNamespace
 import pytest
 from gunicorn.workers.gthread import ThreadWorker
 
-from core.localservers.gunicorn import GunicornServer
 from core.observability import multiprocess
 from deploy.gunicorn_worker import ThreadWorkerClosingListeners
+from devstack.gunicorn import GunicornServer
 from tests.core.observability.test_multiprocess import run_worker
 from tests.deploy.conftest import DEPLOY, PROJECT_ROOT
 

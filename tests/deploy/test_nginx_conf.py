@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from core.localservers.nginx import check_config, prepare_prefix
 from deploy.nginx import render as renderer
 from deploy.nginx.render import DOCKER_CONFIG, NginxSite, docker_site, render
+from devstack.nginx import check_config, prepare_prefix
 from tests.deploy.conftest import DEPLOY
 from tests.deploy.nginxconf import Directive, find, location, parse, walk
 

@@ -1,5 +1,5 @@
 """Background work on the real thing: a Redis broker of its own, real Celery worker and beat
-processes (core/localservers/celery.py) on the test database, emails written by the workers'
+processes (devstack/celery.py) on the test database, emails written by the workers'
 file-based backend. This process is the web: it serves requests through Django's test client
 and publishes to the broker like a gunicorn worker would.
 
@@ -27,10 +27,10 @@ from bookings import services as booking_services
 from bookings.models import Booking
 from config.settings.base import broker_transport_options
 from core.background import outbox
-from core.localservers import RedisServer, free_port
-from core.localservers.celery import CeleryBeat, CeleryWorker
-from core.localservers.processes import make_temp_base_dir, remove_tree
 from core.models import FailedTask, OutboxMessage
+from devstack import RedisServer, free_port
+from devstack.celery import CeleryBeat, CeleryWorker
+from devstack.processes import make_temp_base_dir, remove_tree
 from notifications.models import Notification
 from payments.models import Payment, ProviderEvent
 from tests.bookings.conftest import EVENING, catalogue, days_ahead, make_booking, order  # noqa: F401

@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.db import connection
 
-from core.localservers.gunicorn import GunicornServer
+from devstack.gunicorn import GunicornServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

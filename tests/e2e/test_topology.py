@@ -1,6 +1,6 @@
 """The production topology, proven on the real thing: nginx in front of three gunicorn backends,
 PostgreSQL primary + streaming replica and Redis, started on free loopback ports by the local
-stack's own module (core/localservers/topology.py) — the same code as `make stack`.
+stack's own module (devstack/topology.py) — the same code as `make stack`.
 
 Load comes from 127.0.0.3, which this stack's nginx exempts from its per-IP rate limit (a
 load generator); the rate-limit proof floods from 127.0.0.4 while 127.0.0.5 browses. The app's
@@ -30,9 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core.localservers.gunicorn import GunicornServer
-from core.localservers.processes import make_temp_base_dir, remove_tree
-from core.localservers.topology import ProductionStack
+from devstack.gunicorn import GunicornServer
+from devstack.processes import make_temp_base_dir, remove_tree
+from devstack.topology import ProductionStack
 from tests.e2e.http_load import Load, Reply, request
 
 pytestmark = pytest.mark.servers

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from core.localservers.gunicorn import PROJECT_ROOT
-from core.localservers.processes import make_temp_base_dir, remove_tree
-from core.localservers.topology import pid_alive, read_state
+from devstack.gunicorn import PROJECT_ROOT
+from devstack.processes import make_temp_base_dir, remove_tree
+from devstack.topology import pid_alive, read_state
 from tests.e2e.http_load import request
 
 pytestmark = pytest.mark.servers
@@ -67,7 +67,7 @@ def test_up_status_and_down(state_dir):
         "postgres primary",
         "postgres replica_1",
         "redis",
-        # background work (core/localservers/celery.py)
+        # background work (devstack/celery.py)
         "redis-broker",
         "worker",
         "beat",

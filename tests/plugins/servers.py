@@ -1,7 +1,7 @@
 """pytest plugin: the real PostgreSQL primary + replica and Redis under the suite.
 
 Unless ``TEST_DATABASE=sqlite``, one cluster (primary + 1 hot standby) and one Redis server are
-started per session (``core.localservers``) and Django is pointed at them before pytest-django
+started per session (``devstack``) and Django is pointed at them before pytest-django
 creates the test database:
 
 - ``default`` -> the primary; pytest-django creates ``test_<name>`` there, and replication
@@ -27,7 +27,7 @@ from collections.abc import Iterator
 import dj_database_url
 import pytest
 
-from core.localservers import PostgresCluster, RedisServer
+from devstack import PostgresCluster, RedisServer
 
 SQLITE = os.environ.get("TEST_DATABASE", "").strip().lower() == "sqlite"
 SERVER_FIXTURES = frozenset({"pg_cluster", "redis_server"})

@@ -15,8 +15,8 @@ from django.test import Client
 from core.cache.backend import guarded
 from core.circuit_breaker import CLOSED, OPEN
 from core.db.metrics import value
-from core.localservers import RedisServer
 from core.observability import metrics
+from devstack import RedisServer
 from tests.core.cache.conftest import PACKAGES, Catalogue, public_urls
 
 pytestmark = [pytest.mark.servers, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from core.localservers import free_port
+from devstack import free_port
 
 REPLICA = "replica_1"
 

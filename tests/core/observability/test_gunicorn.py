@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 from prometheus_client.mmap_dict import MmapedDict
 
-from core.localservers.gunicorn import PROJECT_ROOT, GunicornServer
+from devstack.gunicorn import PROJECT_ROOT, GunicornServer
 from tests.core.observability.conftest import parse_exposition, series
 
 pytestmark = [pytest.mark.servers, pytest.mark.django_db(transaction=True)]

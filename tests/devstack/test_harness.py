@@ -12,8 +12,8 @@ import psycopg
 import pytest
 import redis
 
-from core.localservers import RedisServer
-from core.localservers.binaries import postgres_bin_dir
+from devstack import RedisServer
+from devstack.binaries import postgres_bin_dir
 
 pytestmark = pytest.mark.servers
 
@@ -122,12 +122,12 @@ def test_binaries_are_one_postgres_version():
 def test_command_line_prints_the_environment_and_cleans_up_on_interrupt():
     # given
     process = subprocess.Popen(
-        [sys.executable, "-m", "core.localservers", "--replicas", "0", "--no-redis"],
-        cwd=Path(__file__).resolve().parents[3],
+        [sys.executable, "-m", "devstack", "--replicas", "0", "--no-redis"],
+        cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     )
     try:
         line = process.stdout.readline()  # type: ignore[union-attr]

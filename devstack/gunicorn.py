@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from core.localservers.processes import (
+from devstack.processes import (
     LOOPBACK,
     ManagedProcess,
     ServerStartError,
@@ -19,7 +19,7 @@ from core.localservers.processes import (
     remove_tree,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class GunicornServer:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.localservers import binaries
-from core.localservers.binaries import MissingBinary
-from core.localservers.processes import free_port
+from devstack import binaries
+from devstack.binaries import MissingBinary
+from devstack.processes import free_port
 
 
 def test_missing_postgres_names_what_to_install(monkeypatch, tmp_path):

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.localservers.gunicorn import PROJECT_ROOT
-from core.localservers.processes import (
+from devstack.gunicorn import PROJECT_ROOT
+from devstack.processes import (
     ManagedProcess,
     ServerStartError,
     make_temp_base_dir,

@@ -17,9 +17,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from core.localservers.binaries import INSTALL_HINT, MissingBinary
-from core.localservers.processes import LOOPBACK, ManagedProcess, ServerStartError, child_pids
 from deploy.nginx.render import NginxSite, render
+from devstack.binaries import INSTALL_HINT, MissingBinary
+from devstack.processes import LOOPBACK, ManagedProcess, ServerStartError, child_pids
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.localservers.postgres import PostgresCluster
-from core.localservers.redis import RedisServer
+from devstack.postgres import PostgresCluster
+from devstack.redis import RedisServer
 
 
 class LocalServers:

@@ -17,8 +17,8 @@ from typing import Any
 
 import psycopg
 
-from core.localservers.binaries import postgres_bin_dir
-from core.localservers.processes import (
+from devstack.binaries import postgres_bin_dir
+from devstack.processes import (
     LOOPBACK,
     ManagedProcess,
     ServerStartError,
@@ -266,7 +266,7 @@ class PostgresCluster:
             user=self.user,
         )
         with open(data_dir / "postgresql.conf", "a") as conf:
-            conf.write("\n# core.localservers: a throwaway test cluster\n")
+            conf.write("\n# devstack: a throwaway test cluster\n")
             conf.writelines(f"{key} = {value}\n" for key, value in self.settings.items())
         (data_dir / "pg_hba.conf").write_text(PG_HBA)
         chown_tree(data_dir, self.user)

@@ -10,8 +10,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from core.localservers.binaries import redis_server_binary
-from core.localservers.processes import (
+from devstack.binaries import redis_server_binary
+from devstack.processes import (
     LOOPBACK,
     ManagedProcess,
     ServerStartError,

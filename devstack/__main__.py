@@ -1,6 +1,6 @@
-"""``python -m core.localservers``: start the data stores, print their variables, wait for Ctrl-C.
+"""``python -m devstack``: start the data stores, print their variables, wait for Ctrl-C.
 
-$ python -m core.localservers --replicas 1 --env-file .stack/servers.env
+$ python -m devstack --replicas 1 --env-file .stack/servers.env
 export DATABASE_URL=postgres://postgres@127.0.0.1:40971/myhibachi
 ...
 """
@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from core.localservers.binaries import MissingBinary
-from core.localservers.processes import ServerStartError
-from core.localservers.stack import LocalServers
+from devstack.binaries import MissingBinary
+from devstack.processes import ServerStartError
+from devstack.stack import LocalServers
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -24,7 +24,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.localservers", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     parser.add_argument("--replicas", type=int, default=1, help="hot standbys (default 1)")
     parser.add_argument("--no-redis", action="store_true", help="start PostgreSQL only")
     parser.add_argument("--database", default="myhibachi", help="database name")

@@ -9,9 +9,9 @@ In-process (tests)::
 
 From a shell (``deploy/local/stack``; ``make stack``, ``make stack-status``, ``make stack-down``)::
 
-    python -m core.localservers.topology up [--backend-ports 8000,8001,8002] [--nginx-port 8080]
-    python -m core.localservers.topology status
-    python -m core.localservers.topology down
+    python -m devstack.topology up [--backend-ports 8000,8001,8002] [--nginx-port 8080]
+    python -m devstack.topology status
+    python -m devstack.topology down
 
 ``up`` starts a supervisor process in the background that owns every server (they stop with
 it, even when it is killed: parent-death signal), waits until the stack is ready and prints
@@ -39,14 +39,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from core.localservers.binaries import MissingBinary
-from core.localservers.celery import CeleryBeat, CeleryWorker
-from core.localservers.gunicorn import PROJECT_ROOT, GunicornServer
-from core.localservers.nginx import NginxServer
-from core.localservers.processes import LOOPBACK, ServerStartError, free_port
-from core.localservers.redis import RedisServer
-from core.localservers.stack import LocalServers
 from deploy.nginx.render import NginxSite
+from devstack.binaries import MissingBinary
+from devstack.celery import CeleryBeat, CeleryWorker
+from devstack.gunicorn import PROJECT_ROOT, GunicornServer
+from devstack.nginx import NginxServer
+from devstack.processes import LOOPBACK, ServerStartError, free_port
+from devstack.redis import RedisServer
+from devstack.stack import LocalServers
 
 GUNICORN_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".stack"
@@ -534,7 +534,7 @@ def up(args: argparse.Namespace) -> int:
     shutil.rmtree(state_dir, ignore_errors=True)
     state_dir.mkdir(parents=True)
     (state_dir / MARKER).touch()
-    argv = [sys.executable, "-m", "core.localservers.topology", "serve", *_serve_args(args)]
+    argv = [sys.executable, "-m", "devstack.topology", "serve", *_serve_args(args)]
     with open(state_dir / LOG_FILE, "ab") as log:
         supervisor = subprocess.Popen(  # noqa: S603 - our interpreter and module
             argv,
