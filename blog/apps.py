@@ -6,6 +6,7 @@ class BlogConfig(AppConfig):
     verbose_name = "Blog"
 
     def ready(self) -> None:
-        from blog import caching
+        from blog import caching, warming
 
         caching.connect()
+        warming.connect()

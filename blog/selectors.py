@@ -15,6 +15,9 @@ from blog.models import POST_SEARCH_VECTOR, SEARCH_CONFIG, Post
 from core.cache import cache_result
 
 NEWEST_FIRST = ("-published_at", "-id")
+# Featured posts: how many by default and at most (``?limit=``).
+FEATURED_DEFAULT_LIMIT = 10
+FEATURED_MAX_LIMIT = 50
 
 
 def _published_posts() -> QuerySet[Post]:

@@ -6,6 +6,7 @@ class ReviewsConfig(AppConfig):
     verbose_name = "Reviews"
 
     def ready(self) -> None:
-        from reviews import caching
+        from reviews import caching, warming
 
         caching.connect()
+        warming.connect()

@@ -1,4 +1,4 @@
-"""What the reviews app caches, the writes that invalidate it, and warming.
+"""What the reviews app caches and the writes that invalidate it (warming: ``reviews/warming.py``).
 
 The public list's first pages and the rating summary depend on one version scope,
 ``APPROVED``: a review saved or deleted, a moderation (one UPDATE, no signals: the services
@@ -7,12 +7,8 @@ invalidate), or an author renamed (the list shows first names) bumps it after co
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models.signals import post_save
-
 from accounts.models import User
-from core.cache import CacheKey, invalidate, invalidate_on_change, warming
+from core.cache import CacheKey, invalidate, invalidate_on_change, invalidate_on_field_change
 from reviews.models import Review
 
 APPROVED = "reviews.approved"
@@ -31,30 +27,8 @@ def invalidate_reviews() -> None:
     invalidate(APPROVED)
 
 
-def _author_renamed(sender: type[User], instance: User, created: bool, **kwargs: Any) -> None:
-    """Reviews show their author's first name; see ``blog.caching._author_renamed``."""
-    update_fields = kwargs.get("update_fields")
-    if not created and (update_fields is None or "name" in update_fields):
-        invalidate_reviews()
-
-
 def connect() -> None:
     """Called once from ``ReviewsConfig.ready()``."""
     invalidate_on_change(Review, scopes=[APPROVED])
-    post_save.connect(_author_renamed, sender=User, dispatch_uid="reviews.caching.author_renamed")
-    warming.register("reviews.stats", _warm_stats)
-    warming.register("reviews.list_first", _warm_first_page)
-
-
-def _warm_stats() -> None:
-    from reviews import selectors
-
-    selectors.review_stats()
-
-
-def _warm_first_page() -> None:
-    from django.conf import settings
-
-    from reviews import selectors
-
-    selectors.review_list_first(rating=None, limit=settings.REST_FRAMEWORK["PAGE_SIZE"] + 1)
+    # The list shows its authors' first names.
+    invalidate_on_field_change(User, fields={"name"}, scopes=[APPROVED])

@@ -1,13 +1,12 @@
 from rest_framework import serializers
 
 from blog.models import Post
+from blog.selectors import FEATURED_DEFAULT_LIMIT, FEATURED_MAX_LIMIT
 from core.http.serializers import PrebuiltFieldsMixin
 
 # Bounds on query parameters: a value past them is a 400, not a slow query.
 TAG_QUERY_MAX_LENGTH = 100
 SEARCH_QUERY_MAX_LENGTH = 200
-FEATURED_DEFAULT_LIMIT = 10
-FEATURED_MAX_LIMIT = 50
 
 
 class PostListQuerySerializer(serializers.Serializer):

@@ -35,12 +35,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.background.reliability import ENQUEUED_AT_HEADER
 from core.circuit_breaker import CircuitBreaker
 from core.models import OutboxMessage
 from core.observability import metrics
 
 logger = logging.getLogger(__name__)
+
+# Header carrying when the work was asked for (epoch seconds: the outbox row's creation), read
+# by ``core.background.reliability`` for the queue-latency metric and the replica pin.
+ENQUEUED_AT_HEADER = "enqueued_at"
 
 _breaker: CircuitBreaker | None = None
 

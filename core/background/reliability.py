@@ -39,13 +39,11 @@ from celery import Task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from core.background.outbox import ENQUEUED_AT_HEADER
 from core.db import conf as db_conf
 from core.db import routing_scope, use_primary
 
 logger = logging.getLogger(__name__)
-
-# Header carrying when the work was asked for (epoch seconds: the outbox row's creation).
-ENQUEUED_AT_HEADER = "enqueued_at"
 
 
 class TransientError(Exception):

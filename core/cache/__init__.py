@@ -22,7 +22,12 @@ Settings: ``CACHE_RESULTS_ENABLED``, ``CACHE_RESULTS_ALIAS``, ``CACHE_LOCAL_SECO
 itself is ``CACHES`` (config/settings/base.py).
 """
 
-from core.cache.invalidation import invalidate, invalidate_everything, invalidate_on_change
+from core.cache.invalidation import (
+    invalidate,
+    invalidate_everything,
+    invalidate_on_change,
+    invalidate_on_field_change,
+)
 from core.cache.keys import CacheKey
 from core.cache.results import cache_many, cache_result
 
@@ -48,5 +53,6 @@ __all__ = [
     "invalidate",
     "invalidate_everything",
     "invalidate_on_change",
+    "invalidate_on_field_change",
     "reset_local_state",
 ]

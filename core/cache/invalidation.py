@@ -63,6 +63,24 @@ def invalidate_on_change(*senders: type[models.Model], scopes: Iterable[str]) ->
             post_delete.connect(on_write, sender=sender, weak=False, dispatch_uid=uid)
 
 
+def invalidate_on_field_change(
+    sender: type[models.Model], *, fields: Iterable[str], scopes: Iterable[str]
+) -> None:
+    """Invalidate ``scopes`` when a saved row of ``sender`` may have changed one of ``fields``
+    (a dataset that shows, say, its author's name). A new row cannot be shown yet, and a save
+    that names its ``update_fields`` without any of ``fields`` (a login's ``last_login``)
+    cannot have changed them: neither invalidates."""
+    fields, scopes = frozenset(fields), tuple(scopes)
+
+    def on_save(sender: type[models.Model], created: bool, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if not created and (update_fields is None or fields & set(update_fields)):
+            invalidate(*scopes, using=kwargs.get("using"))
+
+    uid = f"core.cache:{sender._meta.label}:{','.join(sorted(fields))}:{','.join(scopes)}"
+    post_save.connect(on_save, sender=sender, weak=False, dispatch_uid=uid)
+
+
 def _bump(scopes: Iterable[str]) -> None:
     scopes = list(scopes)
     versions.bump(scopes)
