@@ -7,7 +7,7 @@ slot's lock against the database (``services.booking_create``).
 
 import datetime
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, QuerySet
@@ -253,3 +253,63 @@ def booking_get_for_customer(*, customer: User, booking_id: int) -> Booking:
     if booking is None:
         raise NotFound("Booking not found.")
     return booking
+
+
+# ------------------------------------------------------------------------------ operations
+
+
+@dataclass(frozen=True)
+class SlotBookings:
+    start_time: datetime.time
+    # None: the slot is not on today's schedule (closed date, or a slot staff removed).
+    capacity: int | None
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return self.by_status.get(status, 0)
+
+    @property
+    def pending(self) -> int:
+        return self.count("pending")
+
+    @property
+    def confirmed(self) -> int:
+        return self.count("confirmed")
+
+    @property
+    def completed(self) -> int:
+        return self.count("completed")
+
+    @property
+    def cancelled(self) -> int:
+        return self.count("cancelled")
+
+    @property
+    def holding(self) -> int:
+        """Bookings that hold a chef team for the slot (pending or confirmed)."""
+        return self.pending + self.confirmed
+
+    @property
+    def free(self) -> int | None:
+        return None if self.capacity is None else max(self.capacity - self.holding, 0)
+
+
+def bookings_per_slot(*, day: datetime.date) -> list[SlotBookings]:
+    """Every slot of ``day`` on the schedule or with a booking: capacity and bookings by status
+    (the staff operations dashboard). One query for the bookings, plus
+    ``availability_for_range``'s for the schedule."""
+    [schedule] = availability_for_range(start=day, end=day)
+    capacities = {slot.start_time: slot.capacity for slot in schedule.slots}
+    by_slot: dict[datetime.time, dict[str, int]] = defaultdict(dict)
+    rows = (
+        Booking.objects.filter(event_date=day)
+        .values("start_time", "status")
+        .annotate(bookings=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        by_slot[row["start_time"]][row["status"]] = row["bookings"]
+    return [
+        SlotBookings(start_time=at, capacity=capacities.get(at), by_status=by_slot.get(at, {}))
+        for at in sorted(set(capacities) | set(by_slot))
+    ]

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "payments",
     "reviews",
     "notifications",
+    # `manage.py seed_demo`: demo data for every app (it imports them all, so not in core).
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -306,6 +308,9 @@ BOOKING_MIN_GUESTS = env_int("BOOKING_MIN_GUESTS", 1)
 BOOKING_MAX_GUESTS = env_int("BOOKING_MAX_GUESTS", 60)
 # The widest date range the availability endpoint answers for.
 AVAILABILITY_MAX_RANGE_DAYS = 92
+
+# The staff operations dashboard's "today's bookings per slot" (core names it, imports no app).
+OPERATIONS_SLOTS_SELECTOR = "bookings.selectors.bookings_per_slot"
 
 # ------------------------------------------------------------------------------ payments
 # Stripe is enabled when STRIPE_SECRET_KEY is set; "manual" (staff record cash/transfer) otherwise.

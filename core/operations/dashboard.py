@@ -7,8 +7,8 @@
 - cache hit rate, breaker and throttle decisions: the ``/metrics`` snapshot
   (``core.observability.exposition.snapshot()``), which under gunicorn adds up every worker, so
   the dashboard and Prometheus agree whichever worker serves the page.
-- today's bookings per slot: the bookings table, with each slot's capacity from
-  ``bookings.selectors.availability_for_range`` (the schedule and staff's date overrides).
+- today's bookings per slot: the selector named by ``OPERATIONS_SLOTS_SELECTOR``
+  (``bookings.selectors.bookings_per_slot``), looked up by name because core imports no app.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from prometheus_client import Metric
 from prometheus_client.samples import Sample
 
@@ -92,42 +92,6 @@ class ThrottleScope:
 
 
 @dataclass(frozen=True)
-class SlotBookings:
-    start_time: datetime.time
-    # None: the slot is not on today's schedule (closed date, or a slot staff removed).
-    capacity: int | None
-    by_status: dict[str, int] = field(default_factory=dict)
-
-    def count(self, status: str) -> int:
-        return self.by_status.get(status, 0)
-
-    @property
-    def pending(self) -> int:
-        return self.count("pending")
-
-    @property
-    def confirmed(self) -> int:
-        return self.count("confirmed")
-
-    @property
-    def completed(self) -> int:
-        return self.count("completed")
-
-    @property
-    def cancelled(self) -> int:
-        return self.count("cancelled")
-
-    @property
-    def holding(self) -> int:
-        """Bookings that hold a chef team for the slot (pending or confirmed)."""
-        return self.pending + self.confirmed
-
-    @property
-    def free(self) -> int | None:
-        return None if self.capacity is None else max(self.capacity - self.holding, 0)
-
-
-@dataclass(frozen=True)
 class Dashboard:
     generated_at: datetime.datetime
     ready: bool
@@ -136,7 +100,8 @@ class Dashboard:
     cache: CacheFigures
     throttles: list[ThrottleScope]
     today: datetime.date
-    slots: list[SlotBookings]
+    # The bookings app's ``SlotBookings`` rows (core imports no app: see ``todays_slots``).
+    slots: list[Any]
 
 
 def collect(*, today: datetime.date | None = None) -> Dashboard:
@@ -153,7 +118,7 @@ def collect(*, today: datetime.date | None = None) -> Dashboard:
         cache=cache_figures(families, readiness),
         throttles=throttle_figures(families),
         today=today,
-        slots=bookings_per_slot(day=today),
+        slots=todays_slots(day=today),
     )
 
 
@@ -198,24 +163,7 @@ def throttle_figures(families: list[Metric]) -> list[ThrottleScope]:
     return [ThrottleScope(scope, counts) for scope, counts in decisions.items()]
 
 
-def bookings_per_slot(*, day: datetime.date) -> list[SlotBookings]:
-    """Every slot of ``day`` on the schedule or with a booking: capacity and bookings by status.
-    One query for the bookings, plus ``availability_for_range``'s for the schedule."""
-    from bookings.models import Booking
-    from bookings.selectors import availability_for_range
-
-    [schedule] = availability_for_range(start=day, end=day)
-    capacities = {slot.start_time: slot.capacity for slot in schedule.slots}
-    by_slot: dict[datetime.time, dict[str, int]] = defaultdict(dict)
-    rows = (
-        Booking.objects.filter(event_date=day)
-        .values("start_time", "status")
-        .annotate(bookings=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        by_slot[row["start_time"]][row["status"]] = row["bookings"]
-    return [
-        SlotBookings(start_time=at, capacity=capacities.get(at), by_status=by_slot.get(at, {}))
-        for at in sorted(set(capacities) | set(by_slot))
-    ]
+def todays_slots(*, day: datetime.date) -> list[Any]:
+    """Every slot of ``day`` with its capacity and bookings by status, from the bookings app's
+    selector named in settings."""
+    return import_string(settings.OPERATIONS_SLOTS_SELECTOR)(day=day)
