@@ -14,6 +14,7 @@ from kombu.exceptions import ChannelError
 
 from core.background import outbox
 from core.models import FailedTask
+from core.observability.logging import one_line
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,9 @@ def queue_depths(names: list[str] | None = None) -> list[QueueDepth]:
                 depths.append(QueueDepth(name, int(count)))
             return depths
     except Exception as exc:  # the transport's connection errors vary by broker
-        return [QueueDepth(name, None, _one_line(exc)) for name in names]
+        return [
+            QueueDepth(name, None, f"{type(exc).__name__}: {one_line(exc)}"[:300]) for name in names
+        ]
 
 
 def workers_alive(timeout: float = 1.0) -> tuple[list[str] | None, str]:
@@ -113,7 +116,7 @@ def workers_alive(timeout: float = 1.0) -> tuple[list[str] | None, str]:
     try:
         replies = current_app.control.ping(timeout=timeout)
     except Exception as exc:
-        return None, _one_line(exc)
+        return None, f"{type(exc).__name__}: {one_line(exc)}"[:300]
     return sorted(name for reply in replies for name in reply), ""
 
 
@@ -147,10 +150,6 @@ def redact(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
 
 
 def format_status(status: TasksStatus) -> str:

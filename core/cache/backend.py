@@ -22,6 +22,7 @@ from django_redis.compressors.zlib import ZlibCompressor
 
 from core.cache import conf
 from core.circuit_breaker import CLOSED, OPEN, CircuitBreaker
+from core.observability.logging import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class GuardedCache:
         try:
             result = getattr(self.cache, operation)(*args, **kwargs)
         except Exception as exc:  # the backend's errors: redis.ConnectionError, TimeoutError, ...
-            self._last_error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            self._last_error = f"{type(exc).__name__}: {one_line(exc, 200)}"
             self.breaker.record_failure()
             raise CacheUnavailable(self._last_error) from exc
         self.breaker.record_success()

@@ -28,6 +28,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from core.db import conf, metrics
 from core.db.health import primary_status, registry
 from core.db.routing import primary_or_outage_replica
+from core.observability.logging import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def fallback_connection(
     if reason is None:
         return None
     if reason == CONNECTION_ERROR:
-        registry.mark_down(connection.alias, f"query failed: {' '.join(str(exc).split())[:200]}")
+        registry.mark_down(connection.alias, f"query failed: {one_line(exc, 200)}")
         # Drop the broken connection; the next use after recovery opens a new one.
         with contextlib.suppress(Exception):
             connection.close()
@@ -104,7 +105,7 @@ def _primary_fallback(
 ) -> BaseDatabaseWrapper | None:
     if classify(exc, connection) != CONNECTION_ERROR:
         return None
-    primary_status.mark_down(f"query failed: {' '.join(str(exc).split())[:200]}")
+    primary_status.mark_down(f"query failed: {one_line(exc, 200)}")
     if connection.in_atomic_block:
         return None  # the transaction is lost; atomic() rolls back and closes what is broken
     with contextlib.suppress(Exception):

@@ -33,6 +33,7 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from core.db import conf, metrics
+from core.observability.logging import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class ReplicaHealthRegistry:
                 time.sleep(RESAMPLE_DELAY_SECONDS)
                 in_recovery, lag, replayed_all = self._sample(connection)
         except psycopg.Error as exc:
-            return ReplicaHealth(alias, DOWN, None, self.timer(), _one_line(exc))
+            return ReplicaHealth(alias, DOWN, None, self.timer(), one_line(exc))
         if not in_recovery:
             return ReplicaHealth(alias, PROMOTED, None, self.timer(), "not in recovery")
         if lag is None:
@@ -216,10 +217,6 @@ def probe_params(connection: BaseDatabaseWrapper) -> dict:
     options = params.get("options", "")
     params["options"] = f"{options} -c statement_timeout={int(timeout * 1000)}".strip()
     return params
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
 
 
 def _lag(health: ReplicaHealth) -> str:

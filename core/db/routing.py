@@ -21,6 +21,7 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 
 from core.db import conf, metrics
 from core.db.health import ReplicaHealth, primary_status, registry
+from core.observability.logging import one_line
 
 
 class ClientPin(Protocol):
@@ -204,7 +205,7 @@ def primary_unreachable() -> bool:
         connection.close_if_health_check_failed()  # what the first query would do anyway
         connection.ensure_connection()
     except OperationalError as exc:
-        primary_status.mark_down(" ".join(str(exc).split())[:200])
+        primary_status.mark_down(one_line(exc, 200))
         return True
     primary_status.mark_up()
     return False

@@ -11,6 +11,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from core.db import conf
 from core.db.health import OK, registry
 from core.db.health import probe_params as _probe_params
+from core.observability.logging import one_line
 
 CONNECTIONS_SQL = """
 SELECT pg_is_in_recovery(),
@@ -121,7 +122,7 @@ def _server_numbers(alias: str, status: AliasStatus, *, replication: bool) -> No
                 cursor.execute("SELECT 1")
             status.reachable, status.state = True, OK
         except Exception as exc:  # any backend's error means "not reachable"
-            status.detail = " ".join(str(exc).split())[:300]
+            status.detail = one_line(exc)
         return
     try:
         with psycopg.connect(**_probe_params(connection)) as conn:
@@ -132,7 +133,7 @@ def _server_numbers(alias: str, status: AliasStatus, *, replication: bool) -> No
                     for name, client, state, lag in conn.execute(REPLICATION_SQL).fetchall()
                 ]
     except psycopg.Error as exc:
-        status.detail = " ".join(str(exc).split())[:300]
+        status.detail = one_line(exc)
         return
     status.reachable = True
     status.in_recovery = bool(in_recovery)

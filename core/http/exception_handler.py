@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from core.http.errors import ApplicationError, PayloadTooLarge, ServiceUnavailable
+from core.observability.logging import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, OperationalError | InterfaceError):
         # Connection refused or lost (a replica's is already retried on the primary): a clean
         # 503 the client can retry, not a 500.
-        logger.warning("database unavailable: %s", " ".join(str(exc).split())[:200])
+        logger.warning("database unavailable: %s", one_line(exc, 200))
         exc = DatabaseUnavailable()
     if isinstance(exc, ApplicationError):
         set_rollback()

@@ -25,6 +25,13 @@ _RECORD_ATTRIBUTES = frozenset(
 ) | {"message", "asctime", "request_id", "taskName"}
 
 
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``exc`` as one short line for a log field, a status page or ``/readyz``: whitespace
+    folded (driver errors span lines), at most ``limit`` characters, its type if it says
+    nothing."""
+    return " ".join(str(exc).split())[:limit] or type(exc).__name__
+
+
 class RequestIdFilter(logging.Filter):
     """Set ``record.request_id`` to the current request's id (None outside a request)."""
 

@@ -28,6 +28,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from core.db import conf as db_conf
 from core.db.health import probe_params
 from core.db.health import registry as replica_health
+from core.observability.logging import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class ReadinessChecks:
                 entries = {key: dict(value) for key, value in check.run().items()}
             except Exception as exc:  # a broken check reports itself; /readyz still answers
                 logger.warning("readiness check %s failed: %s", check.name, exc)
-                entries = {check.name: {"status": DOWN, "detail": _one_line(exc)}}
+                entries = {check.name: {"status": DOWN, "detail": one_line(exc)}}
             if check.critical and any(entry.get("status") != OK for entry in entries.values()):
                 ready = False
             report.update(entries)
@@ -85,7 +86,7 @@ def primary() -> Entries:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
     except Exception as exc:  # any backend's error means "not answering"
-        return {"primary": {"status": DOWN, "detail": _one_line(exc)}}
+        return {"primary": {"status": DOWN, "detail": one_line(exc)}}
     return {"primary": {"status": OK}}
 
 
@@ -116,17 +117,13 @@ def cache() -> Entries:
         else:
             backend.get("readyz:probe")
     except Exception as exc:  # the backend's own connection errors
-        return {"cache": {"status": DOWN, "backend": name, "detail": _one_line(exc)}}
+        return {"cache": {"status": DOWN, "backend": name, "detail": one_line(exc)}}
     return {"cache": {"status": OK, "backend": name}}
 
 
 def cache_breaker_unknown() -> Entries:
     """Placeholder until the cache module registers its circuit breaker's check."""
     return {"cache_breaker": {"status": UNKNOWN, "detail": "no cache circuit breaker installed"}}
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 checks = ReadinessChecks()

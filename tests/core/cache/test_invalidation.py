@@ -28,12 +28,11 @@ from tests.core.cache.conftest import (
 )
 from tests.reviews.factories import make_booking
 
-pytestmark = [pytest.mark.servers, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _uses_redis(redis_server):
-    pass
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("redis_server"),
+]
 
 
 @pytest.fixture

@@ -21,16 +21,15 @@ from tests.conftest import assert_error, client_for
 from tests.core.cache.conftest import FEATURED, POSTS, Catalogue, post_url, public_urls
 from tests.core.throttling.conftest import decisions
 
-pytestmark = [pytest.mark.servers, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("redis_server"),
+]
 
 # Blog answers are built from cached results only: every one of them is replayed.
 BLOG_URLS = (FEATURED, POSTS, f"{FEATURED}?limit=3", f"{POSTS}?tag=hibachi")
 PER_REQUEST = {"X-Request-ID", "RateLimit", "RateLimit-Policy"}
-
-
-@pytest.fixture(autouse=True)
-def _uses_redis(redis_server):
-    pass
 
 
 @pytest.fixture
