@@ -54,7 +54,7 @@ class Tag(models.Model):
         return self.name
 
 
-class PostQuerySet(models.QuerySet):
+class PostQuerySet(models.QuerySet["Post"]):
     """Posts; ``with_tag_names()`` gives every post it fetches ``tag_names``, its tags' names in
     alphabetical order, in one more query for any number of posts.
 
@@ -66,12 +66,14 @@ class PostQuerySet(models.QuerySet):
     _with_tag_names = False
 
     def with_tag_names(self) -> "PostQuerySet":
-        clone = self._chain()
+        clone = self.all()
         clone._with_tag_names = True
         return clone
 
     def _clone(self) -> "PostQuerySet":
-        clone = super()._clone()
+        # Django copies a queryset's known attributes in ``_clone`` (private, so not in
+        # django-stubs): the flag must be copied too, or a filter after it would drop it.
+        clone: PostQuerySet = getattr(super(), "_clone")()  # noqa: B009
         clone._with_tag_names = self._with_tag_names
         return clone
 

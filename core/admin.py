@@ -1,5 +1,7 @@
 """Staff's view of background work: dead letters (with a retry action) and the outbox."""
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -8,8 +10,14 @@ from core.admin_actions import apply_to_each
 from core.background import dead_letters
 from core.models import FailedTask, OutboxMessage
 
+# ModelAdmin is generic for the type checker only (django-stubs); at run time it is not.
+if TYPE_CHECKING:
+    ModelAdmin = admin.ModelAdmin[Any]
+else:
+    ModelAdmin = admin.ModelAdmin
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+
+class _ReadOnlyAdmin(ModelAdmin):
     """Rows written by the system: staff read them and act through actions only."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

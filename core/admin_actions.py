@@ -1,6 +1,9 @@
 """Admin bulk actions that run a service once per selected object."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -10,9 +13,9 @@ from core.http.errors import ApplicationError
 
 
 def apply_to_each(
-    modeladmin: admin.ModelAdmin,
+    modeladmin: admin.ModelAdmin[Any],
     request: HttpRequest,
-    queryset: QuerySet,
+    queryset: QuerySet[Any],
     service: Callable[[int], object],
     *,
     verb: str,

@@ -56,7 +56,7 @@ def on_task_prerun(sender: Any = None, task_id: str | None = None, **kwargs: Any
     request = getattr(sender, "request", None)
     if task_id:
         _started[task_id] = time.monotonic()
-    if request is None or getattr(request, "retries", 0):
+    if request is None or getattr(request, "retries", False):
         return
     enqueued = enqueued_at(request)
     if enqueued is not None:
@@ -104,7 +104,7 @@ def on_worker_ready(**kwargs: Any) -> None:
 
     port = settings.CELERY_WORKER_METRICS_PORT
     if port:
-        start_metrics_server(port, settings.CELERY_WORKER_METRICS_ADDRESS)
+        start_metrics_server(port, settings.CELERY_WORKER_METRICS_ADDRESS or "")
     ready_file = settings.CELERY_WORKER_READY_FILE
     if ready_file:
         Path(ready_file).touch()
@@ -142,7 +142,7 @@ def start_metrics_server(port: int, address: str) -> None:
     from prometheus_client import start_http_server
 
     try:
-        start_http_server(port, addr=address, registry=_LiveMetrics())  # type: ignore[arg-type]
+        start_http_server(port, addr=address, registry=_LiveMetrics())
     except OSError as exc:
         logger.error("worker metrics: cannot listen on %s:%s: %s", address, port, exc)
         return

@@ -78,7 +78,8 @@ class PublicCacheMixin:
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         with collect_fingerprints() as used:
             self._cache_used = used
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            return response
 
     def cached_response(self, result: CachedResult[R], serialize: Callable[[R], Any]) -> Response:
         """``Response(serialize(result.value()))``, its body rendered once per process for each
@@ -164,7 +165,7 @@ def cache_etag(request: Request, fingerprints: list[str]) -> str:
     # Asked for twice per request (the rendered body's key, then the header): computed once.
     known = getattr(request, "_cache_etag", None)
     if known is not None and known[0] == fingerprints:
-        return known[1]
+        return str(known[1])
     material = [conf.release(), request.build_absolute_uri(), request.accepted_media_type]
     etag = _weak_etag("\n".join([*material, *fingerprints]).encode())
     request._cache_etag = (list(fingerprints), etag)  # type: ignore[attr-defined]

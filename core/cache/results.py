@@ -212,7 +212,8 @@ class CachedFunction(Generic[P, R]):
         compute: Callable[[], R],
     ) -> R:
         try:
-            return _load(entry)
+            value: R = _load(entry)
+            return value
         except UnreadableEntry:
             # Pickled by other code (a RELEASE left unset across deploys): replace it. The
             # request's fingerprints already name the unreadable entry; None among them makes
@@ -370,7 +371,11 @@ def _must_see_latest() -> bool:
 
 
 def _compute(
-    dataset: str, current: Sequence[Version], compute: Callable[[], R], *, clock: Callable
+    dataset: str,
+    current: Sequence[Version],
+    compute: Callable[[], R],
+    *,
+    clock: Callable[[], float],
 ) -> R:
     """Run ``compute``, on the primary if a scope was invalidated too recently for a replica."""
     newest = max((version.invalidated_at for version in current), default=0.0)

@@ -44,7 +44,7 @@ _last_pool_sizes: dict[tuple[int, str], int] = {}
 timer = time.perf_counter
 
 
-def instrument_query(execute: Any, sql: str, params: Any, many: bool, ctx: dict) -> Any:
+def instrument_query(execute: Any, sql: str, params: Any, many: bool, ctx: dict[str, Any]) -> Any:
     """Execute wrapper: time the statement by alias, count errors, note it on the request."""
     alias = ctx["connection"].alias
     started = timer()

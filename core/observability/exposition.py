@@ -65,4 +65,4 @@ def derived_families(families: list[Metric]) -> list[Metric]:
 def render(accept_header: str | None) -> tuple[bytes, str]:
     """The exposition body in the format the scraper asked for, and its content type."""
     encoder, content_type = choose_encoder(accept_header or "")
-    return encoder(snapshot()), content_type  # type: ignore[arg-type]
+    return encoder(snapshot()), content_type

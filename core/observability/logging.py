@@ -65,7 +65,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-class BufferedStreamHandler(logging.StreamHandler):
+class BufferedStreamHandler(logging.StreamHandler[TextIO]):
     """A ``StreamHandler`` that hands lines to a background thread, which writes them together.
 
     Every request logs one line. Written one at a time, the request's thread takes the

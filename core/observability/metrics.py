@@ -271,5 +271,5 @@ def exported_series() -> frozenset[str]:
     }
     names = {CACHE_HIT_RATE, *DJANGO_PROMETHEUS_SERIES}
     for metric in application_metrics():
-        names.update(f"{metric._name}{suffix}" for suffix in suffixes[metric._type])
+        names.update(f"{metric._name}{suffix}" for suffix in suffixes[str(metric._type)])
     return frozenset(names)

@@ -37,14 +37,15 @@ def endpoint_label(request: HttpRequest) -> str:
     """The route pattern that served ``request``, with a leading slash, or a fixed marker."""
     match = getattr(request, "resolver_match", None)
     if match is not None and match.route:
-        return "/" + match.route
+        return "/" + str(match.route)
     if settings.STATIC_URL and request.path.startswith(settings.STATIC_URL):
         return STATIC
     return UNMATCHED
 
 
 def method_label(request: HttpRequest) -> str:
-    return request.method if request.method in KNOWN_METHODS else "other"  # type: ignore[return-value]
+    method = request.method or ""
+    return method if method in KNOWN_METHODS else "other"
 
 
 def user_label(request: HttpRequest) -> str:

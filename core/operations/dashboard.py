@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,4 +166,5 @@ def throttle_figures(families: list[Metric]) -> list[ThrottleScope]:
 def todays_slots(*, day: datetime.date) -> list[Any]:
     """Every slot of ``day`` with its capacity and bookings by status, from the bookings app's
     selector named in settings."""
-    return import_string(settings.OPERATIONS_SLOTS_SELECTOR)(day=day)
+    selector: Callable[..., list[Any]] = import_string(settings.OPERATIONS_SLOTS_SELECTOR)
+    return selector(day=day)
