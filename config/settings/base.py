@@ -235,7 +235,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PARSER_CLASSES": ["core.http.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.http.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "core.http.exception_handler.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "core.http.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 20,
@@ -251,7 +251,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "core.http.schema.add_error_responses",
+        "core.http.schema.add_error_component",
     ],
     # https://drf-spectacular.readthedocs.io/en/latest/settings.html (drf-spectacular-sidecar)
     "SWAGGER_UI_DIST": "SIDECAR",
