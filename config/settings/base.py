@@ -249,6 +249,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Stable enum component names: a choice set used by several components (Payment and
+    # PaymentCreated) is otherwise named after a hash, which renames generated client classes.
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentKindEnum": "payments.models.Payment.Kind",
+        "PaymentStatusEnum": "payments.models.Payment.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.http.schema.add_error_component",
