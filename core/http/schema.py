@@ -14,6 +14,7 @@ attributes (its throttle, its HTTP cache policy, its idempotent methods):
 - response components whose properties are all required: DRF serializes every field of an
   output serializer, so a model field with a default (``status``) is still always sent. A
   field that really may be absent is declared on its serializer with ``required=False``;
+- no security requirement on operations anonymous callers may use;
 - descriptions from a class's or method's own docstring only: a base class's docstring is
   written for this codebase's developers (``StrictInputSerializer``), not for API users.
 """
@@ -119,6 +120,12 @@ class ApiAutoSchema(AutoSchema):
         """The handler method's own docstring, else the view class's own."""
         handler = getattr(type(self.view), self.method.lower(), None)
         return own_doc(handler) or own_doc(type(self.view))
+
+    def get_auth(self) -> list[dict[str, list[str]]]:  # type: ignore[override]
+        """No security requirement where anonymous callers are let in: OpenAPI's optional
+        ``{}`` alternative makes generators (openapi-python-client) demand a token anyway."""
+        auth = super().get_auth()
+        return [] if {} in auth else auth
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         schema = super()._map_basic_serializer(serializer, direction)
