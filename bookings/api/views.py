@@ -60,8 +60,14 @@ class AvailabilityView(PublicCacheMixin, APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("start", datetime.date, required=True),
-            OpenApiParameter("end", datetime.date, required=True),
+            OpenApiParameter("start", datetime.date, required=True, description="First day."),
+            OpenApiParameter(
+                "end",
+                datetime.date,
+                required=True,
+                description="Last day: the range spans at most "
+                f"{settings.AVAILABILITY_MAX_RANGE_DAYS} days.",
+            ),
         ],
         responses={200: DayAvailabilitySerializer(many=True)},
     )
