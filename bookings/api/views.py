@@ -72,6 +72,9 @@ class AvailabilityView(PublicCacheMixin, APIView):
         responses={200: DayAvailabilitySerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
+        """One entry per date from start to end: each slot's capacity and the places left.
+        Dates that cannot be booked (too soon, too far ahead, closed) have no slots or
+        `remaining: 0`."""
         query = AvailabilityQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
@@ -89,6 +92,8 @@ class QuoteView(APIView):
 
     @extend_schema(request=QuoteInputSerializer, responses={200: QuoteSerializer})
     def post(self, request: Request) -> Response:
+        """The price of an event, without booking it (`400 outside_service_area` for a
+        postcode we do not serve)."""
         data = QuoteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         order = data.validated_data
@@ -153,6 +158,8 @@ class BookingCancelView(APIView):
 
     @extend_schema(request=None, responses={200: BookingSerializer})
     def post(self, request: Request, booking_id: int) -> Response:
+        """Cancel your booking while the event is more than 48 hours away
+        (`409 too_late_to_cancel` after that)."""
         # Ownership first: another customer's booking is a 404 before any rule is checked.
         selectors.booking_get_for_customer(customer=request.user, booking_id=booking_id)
         services.booking_cancel(booking_id=booking_id)

@@ -12,8 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.urls import path
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
 import core.cache.http
 import core.http.serializers
@@ -44,10 +49,10 @@ def schema(api_client) -> dict[str, Any]:
 def operations(schema: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
     """operationId -> (method, path, operation)."""
     found = {}
-    for path, item in schema["paths"].items():
+    for url, item in schema["paths"].items():
         for method, operation in item.items():
             if isinstance(operation, dict) and "operationId" in operation:
-                found[operation["operationId"]] = (method, path, operation)
+                found[operation["operationId"]] = (method, url, operation)
     return found
 
 
@@ -299,7 +304,7 @@ def test_every_operation_has_a_case(schema):
 @pytest.mark.parametrize("operation_id", sorted(CASES))
 def test_each_answer_is_exactly_what_the_operation_declares(schema, world, operation_id):
     # given the operation's declaration
-    method, path, operation = operations(schema)[operation_id]
+    method, url, operation = operations(schema)[operation_id]
     # when it is called the way a client would
     response = CASES[operation_id](world)
     # then its status, required headers and every key of its body are declared, and every
@@ -307,7 +312,7 @@ def test_each_answer_is_exactly_what_the_operation_declares(schema, world, opera
     status = str(response.status_code)
     assert status.startswith("2"), (status, response.content[:300])
     declared = operation["responses"].get(status)
-    assert declared is not None, f"{method} {path} answered an undeclared {status}"
+    assert declared is not None, f"{method} {url} answered an undeclared {status}"
     for name, header in declared.get("headers", {}).items():
         if header.get("required"):
             assert name in response.headers, f"{name} declared required, not sent"
@@ -440,3 +445,25 @@ def test_operations_anonymous_callers_may_use_require_no_security(schema):
         assert "security" not in ops[operation_id][2], operation_id
     for operation_id in ("v1_bookings_list", "v1_payments_create", "v1_reviews_create"):
         assert {} not in ops[operation_id][2]["security"], operation_id
+
+
+def test_a_response_field_declared_not_required_stays_optional():
+    # given an output serializer with a model-default field and a field declared optional
+    class ThingSerializer(serializers.Serializer):
+        """What a thing looks like."""
+
+        name = serializers.CharField()
+        colour = serializers.CharField(default="red")
+        nickname = serializers.CharField(required=False)
+
+    class ThingView(APIView):
+        @extend_schema(responses={200: ThingSerializer})
+        def get(self, request):
+            raise NotImplementedError
+
+    generator = SchemaGenerator(patterns=[path("thing/", ThingView.as_view())])
+    # when the schema is generated
+    component = generator.get_schema(request=None, public=True)["components"]["schemas"]["Thing"]
+    # then a default does not make a field optional in the answer; required=False does
+    assert component["required"] == ["name", "colour"]
+    assert component["description"] == "What a thing looks like."
