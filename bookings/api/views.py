@@ -22,7 +22,7 @@ from bookings.api.serializers import (
     ServiceAreaSerializer,
 )
 from core.cache.http import HttpCachePolicy, PublicCacheMixin
-from core.http.pagination import NewestFirstCursorPagination, paginated_schema
+from core.http.pagination import NewestFirstCursorPagination
 
 
 class PackageListView(PublicCacheMixin, ListAPIView):
@@ -60,12 +60,21 @@ class AvailabilityView(PublicCacheMixin, APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("start", datetime.date, required=True),
-            OpenApiParameter("end", datetime.date, required=True),
+            OpenApiParameter("start", datetime.date, required=True, description="First day."),
+            OpenApiParameter(
+                "end",
+                datetime.date,
+                required=True,
+                description="Last day: the range spans at most "
+                f"{settings.AVAILABILITY_MAX_RANGE_DAYS} days.",
+            ),
         ],
         responses={200: DayAvailabilitySerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
+        """One entry per date from start to end: each slot's capacity and the places left.
+        Dates that cannot be booked (too soon, too far ahead, closed) have no slots or
+        `remaining: 0`."""
         query = AvailabilityQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
@@ -83,6 +92,8 @@ class QuoteView(APIView):
 
     @extend_schema(request=QuoteInputSerializer, responses={200: QuoteSerializer})
     def post(self, request: Request) -> Response:
+        """The price of an event, without booking it (`400 outside_service_area` for a
+        postcode we do not serve)."""
         data = QuoteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         order = data.validated_data
@@ -98,23 +109,23 @@ class QuoteView(APIView):
 
 
 class BookingListCreateView(APIView):
-    """The caller's own bookings (GET) and a new booking (POST)."""
-
     permission_classes = [IsAuthenticated]
+    pagination_class = NewestFirstCursorPagination
     throttle_scopes = {"POST": ["booking_create"]}
     traffic_priority = {"POST": "critical"}
 
-    @extend_schema(
-        operation_id="bookings_list", responses={200: paginated_schema(BookingSerializer)}
-    )
+    @extend_schema(responses={200: BookingSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        paginator = NewestFirstCursorPagination()
+        """Your own bookings, newest first, a page at a time."""
+        paginator = self.pagination_class()
         bookings = selectors.booking_list_for_customer(customer=request.user)
         page = paginator.paginate_queryset(bookings, request, view=self)
         return paginator.get_paginated_response(BookingSerializer(page, many=True).data)
 
     @extend_schema(request=BookingInputSerializer, responses={201: BookingSerializer})
     def post(self, request: Request) -> Response:
+        """Book an event: the quote's body plus the address and notes. The booking starts in
+        `pending`; `409 slot_full` when the slot has no capacity left."""
         data = BookingInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         order = data.validated_data
@@ -147,6 +158,8 @@ class BookingCancelView(APIView):
 
     @extend_schema(request=None, responses={200: BookingSerializer})
     def post(self, request: Request, booking_id: int) -> Response:
+        """Cancel your booking while the event is more than 48 hours away
+        (`409 too_late_to_cancel` after that)."""
         # Ownership first: another customer's booking is a 404 before any rule is checked.
         selectors.booking_get_for_customer(customer=request.user, booking_id=booking_id)
         services.booking_cancel(booking_id=booking_id)

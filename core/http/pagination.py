@@ -3,8 +3,6 @@
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import inline_serializer
-from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -39,16 +37,35 @@ class NewestFirstCursorPagination(CursorPagination):
         except NotFound:
             raise ValidationError({"cursor": ["Invalid cursor."]}) from None
 
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """The page's OpenAPI shape: the three keys are always sent (``null`` at either end)."""
+        link = {"type": "string", "format": "uri", "nullable": True}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {**link, "description": "The next page (its cursor); null on the last."},
+                "previous": {**link, "description": "The previous page; null on the first."},
+                "results": schema,
+            },
+        }
 
-def paginated_schema(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
-    """The OpenAPI shape of a cursor page of ``serializer_class`` items, for views that
-    paginate by hand (drf-spectacular only infers it for generic list views)."""
-    name = serializer_class.__name__.removesuffix("Serializer")
-    return inline_serializer(
-        name=f"Paginated{name}List",
-        fields={
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": serializer_class(many=True),
-        },
-    )
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """``cursor`` and ``page_size`` as the OpenAPI parameters of a paginated list."""
+        return [
+            {
+                "name": self.cursor_query_param,
+                "in": "query",
+                "required": False,
+                "description": "The cursor of the page to fetch, taken from a page's "
+                "`next` or `previous` link; none for the first page.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "in": "query",
+                "required": False,
+                "description": f"Items per page (default {self.page_size}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]

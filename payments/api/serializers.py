@@ -13,7 +13,6 @@ class PaymentInputSerializer(StrictInputSerializer):
 class PaymentSerializer(serializers.ModelSerializer):
     booking = serializers.IntegerField(source="booking_id")
     amount = MoneyField()
-    client_secret = serializers.CharField(required=False, allow_null=True)
 
     class Meta:
         model = Payment
@@ -25,18 +24,24 @@ class PaymentSerializer(serializers.ModelSerializer):
             "currency",
             "status",
             "provider",
-            "client_secret",
             "created_at",
         ]
 
-    def to_representation(self, instance: Payment) -> dict:
-        data = super().to_representation(instance)
-        # Only the response that created the payment carries the secret (Stripe's advice).
-        if "client_secret" not in self.context:
-            data.pop("client_secret", None)
-        else:
-            data["client_secret"] = self.context["client_secret"]
-        return data
+
+class PaymentCreatedSerializer(PaymentSerializer):
+    """A payment just created, with the secret your app confirms it with."""
+
+    # Only the response that created the payment carries the secret (Stripe's advice); the
+    # view passes it in the context.
+    client_secret = serializers.SerializerMethodField(
+        help_text="Confirm the payment with it (Stripe); null when the provider needs none."
+    )
+
+    class Meta(PaymentSerializer.Meta):
+        fields = [*PaymentSerializer.Meta.fields, "client_secret"]
+
+    def get_client_secret(self, instance: Payment) -> str | None:
+        return self.context["client_secret"]
 
 
 class WebhookReceiptSerializer(serializers.Serializer):

@@ -1,3 +1,4 @@
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -6,9 +7,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.http import idempotency
-from core.http.pagination import NewestFirstCursorPagination, paginated_schema
+from core.http.pagination import NewestFirstCursorPagination
 from payments import selectors, services
 from payments.api.serializers import (
+    PaymentCreatedSerializer,
     PaymentInputSerializer,
     PaymentSerializer,
     WebhookReceiptSerializer,
@@ -19,30 +21,22 @@ class PaymentListCreateView(APIView):
     permission_classes = [IsAuthenticated]
     throttle_scopes = {"POST": ["payment_create"]}
     traffic_priority = {"POST": "critical"}
+    pagination_class = NewestFirstCursorPagination
+    # Idempotency-Key required, replays marked (core.http.idempotency; schema: core.http.schema).
+    idempotent_methods = ("POST",)
 
-    @extend_schema(
-        operation_id="payments_list", responses={200: paginated_schema(PaymentSerializer)}
-    )
+    @extend_schema(responses={200: PaymentSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        paginator = NewestFirstCursorPagination()
+        """Your own payments, newest first, a page at a time."""
+        paginator = self.pagination_class()
         payments = selectors.payment_list_for_customer(customer=request.user)
         page = paginator.paginate_queryset(payments, request, view=self)
         return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
 
-    @extend_schema(
-        request=PaymentInputSerializer,
-        responses={201: PaymentSerializer},
-        parameters=[
-            OpenApiParameter(
-                idempotency.HEADER,
-                str,
-                location=OpenApiParameter.HEADER,
-                required=True,
-                description="A unique key per payment attempt; a retry with it replays.",
-            )
-        ],
-    )
+    @extend_schema(request=PaymentInputSerializer, responses={201: PaymentCreatedSerializer})
     def post(self, request: Request) -> Response:
+        """Pay a deposit or the balance of your booking, once per `Idempotency-Key`: a retry
+        with the same key and body replays the first answer (`Idempotent-Replayed: true`)."""
         key = idempotency.validate_key(request.headers.get(idempotency.HEADER))
 
         def create() -> tuple[int, dict]:
@@ -57,7 +51,8 @@ class PaymentListCreateView(APIView):
                 idempotency_key=key,
             )
             context = {"client_secret": created.client_secret}
-            return status.HTTP_201_CREATED, PaymentSerializer(created.payment, context=context).data
+            body = PaymentCreatedSerializer(created.payment, context=context).data
+            return status.HTTP_201_CREATED, body
 
         result = idempotency.run_idempotent(
             user=request.user, scope="payments.create", key=key, payload=request.data, work=create
@@ -90,8 +85,22 @@ class StripeWebhookView(APIView):
     throttle_classes: list = []
     traffic_priority = {"*": "critical"}
 
-    @extend_schema(request=None, responses={200: WebhookReceiptSerializer})
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={200: WebhookReceiptSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Stripe-Signature",
+                str,
+                location=OpenApiParameter.HEADER,
+                required=True,
+                description="Stripe's signature of the raw body.",
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
+        """For Stripe only: a signed event (a bad or stale signature is a 400). Answered as
+        soon as it is stored; a repeated event changes nothing (`duplicate: true`)."""
         event = services.stripe_webhook_verify(
             payload=request.body, signature=request.headers.get("Stripe-Signature")
         )

@@ -8,7 +8,6 @@ from rest_framework.views import APIView
 
 from core.cache.http import HttpCachePolicy, PublicCacheMixin
 from core.cache.pages import FirstPageRows, is_first_page
-from core.http.pagination import paginated_schema
 from reviews import selectors, services
 from reviews.api.serializers import (
     ReviewInputSerializer,
@@ -41,7 +40,7 @@ class ReviewListCreateView(PublicCacheMixin, GenericAPIView):
                 description="Only reviews with this rating.",
             ),
         ],
-        responses={200: paginated_schema(ReviewSerializer)},
+        responses={200: ReviewSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         """Approved reviews, newest first, for anyone."""
