@@ -117,6 +117,25 @@ for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
 for _database in DATABASES.values():
     if _database["ENGINE"] == "django.db.backends.postgresql":
         _database["ENGINE"] = "core.db.backends.postgresql"
+# SQLite (the embedded default) must answer concurrent writes like PostgreSQL: wait for the lock
+# instead of failing with "database is locked" (503). WAL lets reads run beside the one writer;
+# BEGIN IMMEDIATE takes the write lock when a transaction starts, so writers queue on the busy
+# timeout instead of failing at once when a read lock cannot be upgraded (SQLite's answer to a
+# deadlock ignores the timeout). With one writer at a time, check-then-insert under
+# transaction.atomic() is serialised as select_for_update() serialises it on PostgreSQL.
+# https://docs.djangoproject.com/en/5.2/ref/databases/#database-is-locked-errors
+# https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-transaction-behavior
+SQLITE_BUSY_TIMEOUT_SECONDS = env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 20)
+for _database in DATABASES.values():
+    if _database["ENGINE"] == "django.db.backends.sqlite3":
+        _database["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+            # synchronous=NORMAL is durable across application crashes in WAL mode (SQLite's
+            # recommended pairing); an in-memory test database ignores journal_mode.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            **_database.get("OPTIONS", {}),
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ------------------------------------------------------------------------------ read replicas
