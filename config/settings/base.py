@@ -333,8 +333,31 @@ STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 # Signatures older than this are refused, against replayed webhook deliveries.
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
 PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER", "stripe" if STRIPE_SECRET_KEY else "manual")
+# Stripe is called outside any transaction (payments/services.py), but a request still waits
+# for it: each attempt gives up after STRIPE_TIMEOUT_SECONDS (connect, and each read), and the
+# SDK retries a failed attempt STRIPE_MAX_NETWORK_RETRIES times (same Stripe idempotency key, so
+# never twice charged) after a backoff of at most 5 s. Worst case with the defaults:
+# 2 x 8 s + 5 s = 21 s, inside gunicorn's 30 s worker timeout. The SDK's own default is 80 s.
+# https://docs.stripe.com/api/idempotent_requests
+STRIPE_TIMEOUT_SECONDS = env_float("STRIPE_TIMEOUT_SECONDS", 8)
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 1)
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")  # unset: Stripe's own https://api.stripe.com
+PAYMENT_PROVIDER_WORST_CASE_SECONDS = (STRIPE_MAX_NETWORK_RETRIES + 1) * STRIPE_TIMEOUT_SECONDS + 5
+# A payment reserved while its provider call runs ("creating") that is older than this belongs
+# to a request that died mid-call; it is deleted so its amount is owed again.
+PAYMENT_RESERVATION_STALE_SECONDS = env_int("PAYMENT_RESERVATION_STALE_SECONDS", 120)
+
 # How long a stored Idempotency-Key answers replays before it may be reused.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+# A request repeating a key whose first request is still running (core/http/idempotency.py)
+# polls every IDEMPOTENCY_POLL_SECONDS for its answer, for up to IDEMPOTENCY_WAIT_SECONDS
+# (longer than the provider's worst case), then answers 409 idempotency_in_progress. A claim
+# older than IDEMPOTENCY_CLAIM_SECONDS outlived any request and is taken over.
+IDEMPOTENCY_POLL_SECONDS = env_float("IDEMPOTENCY_POLL_SECONDS", 0.05)
+IDEMPOTENCY_WAIT_SECONDS = env_float(
+    "IDEMPOTENCY_WAIT_SECONDS", PAYMENT_PROVIDER_WORST_CASE_SECONDS + 2
+)
+IDEMPOTENCY_CLAIM_SECONDS = env_int("IDEMPOTENCY_CLAIM_SECONDS", 120)
 
 # ------------------------------------------------------------------------------ email
 # https://docs.djangoproject.com/en/5.2/topics/email/

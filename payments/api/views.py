@@ -59,7 +59,8 @@ class PaymentListCreateView(APIView):
             context = {"client_secret": created.client_secret}
             return status.HTTP_201_CREATED, PaymentSerializer(created.payment, context=context).data
 
-        result = idempotency.run_idempotent(
+        # Claimed, not atomic: the provider is called outside any transaction (payment_create).
+        result = idempotency.run_idempotent_claimed(
             user=request.user, scope="payments.create", key=key, payload=request.data, work=create
         )
         response = Response(result.body, status=result.status)
