@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str, site_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -382,8 +382,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "MyHibachi <bookings@myhibach
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 # Where the new-booking notice goes; unset: every active staff member with an email address.
 STAFF_NOTIFICATION_EMAILS = env_list("STAFF_NOTIFICATION_EMAILS")
-# Links in emails (the customer's app or site).
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Every link in emails starts with SITE_URL: the address customers and staff reach the site at,
+# not the one this process listens on. Unset, `make run`'s (the Makefile passes its HOST:PORT);
+# production derives it from the first allowed host.
+SITE_URL = site_url(env_str("SITE_URL", "http://127.0.0.1:8000"))
 
 # ------------------------------------------------------------------------------ background work
 # https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html
