@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Links in emails: the address `make run` serves at (set SITE_URL when clients reach it by
+# another name; a wildcard HOST is reached as localhost).
+SITE_URL ?= http://$(if $(filter 0.0.0.0 ::,$(HOST)),localhost,$(HOST)):$(PORT)
 
 .PHONY: run test test-fast lint venv system-deps clean stack stack-status stack-down worker beat
 
@@ -21,7 +24,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	SITE_URL='$(SITE_URL)' $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## The whole suite, including the integration tests against real servers
 test: venv system-deps

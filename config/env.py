@@ -55,3 +55,12 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def site_url(value: str) -> str:
+    """An absolute http(s) URL without its trailing slash, or stop naming SITE_URL."""
+    url = value.strip().rstrip("/")
+    scheme, _, rest = url.partition("://")
+    if scheme not in {"http", "https"} or not rest or any(c.isspace() for c in rest):
+        raise ImproperlyConfigured(f"SITE_URL must be an absolute http(s) URL, got {value!r}.")
+    return url

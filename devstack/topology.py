@@ -303,6 +303,8 @@ class ProductionStack:
             "STATIC_ROOT": str(self.static_root),
             "DEPLOY_ENVIRONMENT": "stack",
         }
+        if self.nginx_port:
+            env["SITE_URL"] = f"http://{LOOPBACK}:{self.nginx_port}"  # links in emails
         if self.servers is not None:
             env.update(self.servers.env())
         if self.broker is not None:

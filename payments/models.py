@@ -13,6 +13,9 @@ class Payment(models.Model):
         REFUND = "refund"
 
     class Status(models.TextChoices):
+        # Reserved while the provider is called (payments.services.payment_create): its amount
+        # is owed-for, customers never see it, and it becomes pending or is deleted.
+        CREATING = "creating"
         PENDING = "pending"
         SUCCEEDED = "succeeded"
         FAILED = "failed"

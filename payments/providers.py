@@ -43,10 +43,35 @@ class StripeProvider:
 
     name = Payment.Provider.STRIPE
 
-    def __init__(self, api_key: str, http_client: stripe.HTTPClient | None = None):
-        self.client = stripe.StripeClient(api_key, max_network_retries=2, http_client=http_client)
+    def __init__(
+        self,
+        api_key: str,
+        http_client: stripe.HTTPClient | None = None,
+        *,
+        timeout_seconds: float | None = None,
+        max_network_retries: int | None = None,
+        api_base: str | None = None,
+    ):
+        # Every attempt is bounded (the SDK's default waits 80 s for a read), and so is the
+        # number of attempts: a slow Stripe holds one request for a known worst case
+        # (settings.PAYMENT_PROVIDER_WORST_CASE_SECONDS), never a database connection.
+        timeout = settings.STRIPE_TIMEOUT_SECONDS if timeout_seconds is None else timeout_seconds
+        retries = (
+            settings.STRIPE_MAX_NETWORK_RETRIES
+            if max_network_retries is None
+            else max_network_retries
+        )
+        self.client = stripe.StripeClient(
+            api_key,
+            max_network_retries=retries,
+            http_client=http_client or stripe.RequestsClient(timeout=timeout),
+            base_addresses={"api": api_base} if api_base else None,
+        )
 
     def create_intent(self, *, payment: Payment, idempotency_key: str) -> ProviderIntent:
+        # The parameters depend only on the customer's request, not on our row's id: a retry
+        # with the same Idempotency-Key after a timeout (whose reservation was released) sends
+        # the same request with the same Stripe key and gets the intent Stripe may have made.
         try:
             intent = self.client.v1.payment_intents.create(
                 params={
@@ -54,7 +79,6 @@ class StripeProvider:
                     "currency": payment.currency.lower(),
                     "automatic_payment_methods": {"enabled": True},
                     "metadata": {
-                        "payment_id": str(payment.pk),
                         "booking_id": str(payment.booking_id),
                         "kind": payment.kind,
                     },
@@ -68,5 +92,5 @@ class StripeProvider:
 
 def get_provider() -> PaymentProvider:
     if settings.PAYMENT_PROVIDER == Payment.Provider.STRIPE:
-        return StripeProvider(settings.STRIPE_SECRET_KEY)
+        return StripeProvider(settings.STRIPE_SECRET_KEY, api_base=settings.STRIPE_API_BASE)
     return ManualProvider()

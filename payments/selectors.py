@@ -36,7 +36,12 @@ def booking_amount_paid(*, booking_id: int) -> int:
 
 
 def payment_list_for_customer(*, customer: User) -> QuerySet[Payment]:
-    return Payment.objects.filter(booking__customer=customer).order_by("-created_at", "-id")
+    """The customer's payments; one still being registered with the provider is not one yet."""
+    return (
+        Payment.objects.filter(booking__customer=customer)
+        .exclude(status=Payment.Status.CREATING)
+        .order_by("-created_at", "-id")
+    )
 
 
 def payment_get_for_customer(*, customer: User, payment_id: int) -> Payment:
@@ -48,19 +53,20 @@ def payment_get_for_customer(*, customer: User, payment_id: int) -> Payment:
 
 
 def booking_has_open_deposit(*, booking_id: int) -> bool:
-    """A deposit that succeeded or still awaits its outcome."""
+    """A deposit that succeeded, still awaits its outcome or is being registered."""
     return Payment.objects.filter(
         booking_id=booking_id,
         kind=Payment.Kind.DEPOSIT,
-        status__in=[Payment.Status.PENDING, Payment.Status.SUCCEEDED],
+        status__in=[Payment.Status.CREATING, Payment.Status.PENDING, Payment.Status.SUCCEEDED],
     ).exists()
 
 
 def booking_amount_committed(*, booking_id: int) -> int:
-    """Cents paid plus cents in pending payments: what the customer can no longer be asked for."""
+    """Cents paid plus cents in pending payments and in payments being registered with the
+    provider: what the customer can no longer be asked for."""
     pending = Payment.objects.filter(
         booking_id=booking_id,
-        status=Payment.Status.PENDING,
+        status__in=[Payment.Status.CREATING, Payment.Status.PENDING],
         kind__in=[Payment.Kind.DEPOSIT, Payment.Kind.BALANCE],
     ).aggregate(total=Coalesce(Sum("amount"), Value(0)))["total"]
     return booking_amount_paid(booking_id=booking_id) + pending

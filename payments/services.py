@@ -23,6 +23,7 @@ from payments.errors import (
     DepositAlreadyPaid,
     InvalidStatusTransition,
     InvalidWebhook,
+    PaymentProviderError,
 )
 from payments.models import Payment, ProviderEvent
 from payments.tasks import apply_provider_event
@@ -37,14 +38,67 @@ class CreatedPayment:
 
 
 def payment_create(
-    *, customer: User, booking_id: int, kind: str, amount: int, idempotency_key: str
+    *,
+    customer: User,
+    booking_id: int,
+    kind: str,
+    amount: int,
+    idempotency_key: str,
+    now: datetime.datetime | None = None,
 ) -> CreatedPayment:
     """Start a deposit or balance payment for the customer's own booking.
 
+    Three steps, so that no transaction (nor the booking's row lock, nor a database connection
+    held in one) waits on the provider: reserve the amount in a short transaction, call the
+    provider outside any, record its answer in a second short transaction. If the call fails or
+    times out, the reservation is deleted, its amount is owed again and ``PaymentProviderError``
+    (502) is raised; no payment is left half-written.
+
+    Call outside ``transaction.atomic()``, inside the claimed idempotency guard
+    (``core.http.idempotency.run_idempotent_claimed``), which runs this once per key.
+    """
+    provider = providers.get_provider()
+    payment = _payment_reserve(
+        customer=customer,
+        booking_id=booking_id,
+        kind=kind,
+        amount=amount,
+        provider=provider.name,
+        now=now or timezone.now(),
+    )
+    try:
+        intent = provider.create_intent(
+            payment=payment, idempotency_key=f"payment-{customer.pk}-{idempotency_key}"
+        )
+    except BaseException:
+        Payment.objects.filter(pk=payment.pk, status=Payment.Status.CREATING).delete()
+        raise
+    with transaction.atomic():
+        payment = lock_objects.payment_lock(payment_id=payment.pk)
+        if payment.status != Payment.Status.CREATING:
+            # Deleted as stale meanwhile: only a call slower than the stale bound gets here.
+            raise PaymentProviderError()
+        payment.status = Payment.Status.PENDING
+        payment.provider_reference = intent.reference
+        payment.save(update_fields=["status", "provider_reference", "updated_at"])
+        metrics.inc_on_commit(metrics.payments, provider=payment.provider, status=payment.status)
+    return CreatedPayment(payment=payment, client_secret=intent.client_secret)
+
+
+def _payment_reserve(
+    *,
+    customer: User,
+    booking_id: int,
+    kind: str,
+    amount: int,
+    provider: str,
+    now: datetime.datetime,
+) -> Payment:
+    """Insert the payment as ``creating`` once the amount is checked against what is owed.
+
     The deposit must be exactly the booking's ``deposit_due``; a balance payment at most what
-    is still owed after succeeded and pending payments. The booking row is locked while this is
-    checked, so two concurrent payments cannot both take the last of the balance.
-    Call inside the idempotency guard (``core.http.idempotency.run_idempotent``).
+    is still owed after succeeded, pending and reserved payments. The booking row is locked
+    while this is checked, so two concurrent payments cannot both take the last of the balance.
     """
     with transaction.atomic():
         try:
@@ -55,6 +109,11 @@ def payment_create(
             raise NotFound("Booking not found.")
         if booking.status not in Booking.HOLDING_STATUSES:
             raise BookingNotPayable()
+        # A reservation this old belongs to a request that died during its provider call.
+        stale_before = now - datetime.timedelta(seconds=settings.PAYMENT_RESERVATION_STALE_SECONDS)
+        Payment.objects.filter(
+            booking=booking, status=Payment.Status.CREATING, created_at__lt=stale_before
+        ).delete()
 
         if kind == Payment.Kind.DEPOSIT:
             if selectors.booking_has_open_deposit(booking_id=booking.pk):
@@ -70,22 +129,14 @@ def payment_create(
             if amount > owed:
                 raise InvalidInput("amount", f"At most {owed} cents are owed on this booking.")
 
-        provider = providers.get_provider()
-        payment = Payment.objects.create(
+        return Payment.objects.create(
             booking=booking,
             kind=kind,
             amount=amount,
             currency=booking.currency,
-            provider=provider.name,
+            provider=provider,
+            status=Payment.Status.CREATING,
         )
-        intent = provider.create_intent(
-            payment=payment, idempotency_key=f"payment-{customer.pk}-{idempotency_key}"
-        )
-        if intent.reference:
-            payment.provider_reference = intent.reference
-            payment.save(update_fields=["provider_reference", "updated_at"])
-        metrics.inc_on_commit(metrics.payments, provider=payment.provider, status=payment.status)
-    return CreatedPayment(payment=payment, client_secret=intent.client_secret)
 
 
 def payment_mark_succeeded(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str, site_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -119,6 +119,25 @@ for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
 for _database in DATABASES.values():
     if _database["ENGINE"] == "django.db.backends.postgresql":
         _database["ENGINE"] = "core.db.backends.postgresql"
+# SQLite (the embedded default) must answer concurrent writes like PostgreSQL: wait for the lock
+# instead of failing with "database is locked" (503). WAL lets reads run beside the one writer;
+# BEGIN IMMEDIATE takes the write lock when a transaction starts, so writers queue on the busy
+# timeout instead of failing at once when a read lock cannot be upgraded (SQLite's answer to a
+# deadlock ignores the timeout). With one writer at a time, check-then-insert under
+# transaction.atomic() is serialised as select_for_update() serialises it on PostgreSQL.
+# https://docs.djangoproject.com/en/5.2/ref/databases/#database-is-locked-errors
+# https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-transaction-behavior
+SQLITE_BUSY_TIMEOUT_SECONDS = env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 20)
+for _database in DATABASES.values():
+    if _database["ENGINE"] == "django.db.backends.sqlite3":
+        _database["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+            # synchronous=NORMAL is durable across application crashes in WAL mode (SQLite's
+            # recommended pairing); an in-memory test database ignores journal_mode.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            **_database.get("OPTIONS", {}),
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ------------------------------------------------------------------------------ read replicas
@@ -325,8 +344,31 @@ STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 # Signatures older than this are refused, against replayed webhook deliveries.
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
 PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER", "stripe" if STRIPE_SECRET_KEY else "manual")
+# Stripe is called outside any transaction (payments/services.py), but a request still waits
+# for it: each attempt gives up after STRIPE_TIMEOUT_SECONDS (connect, and each read), and the
+# SDK retries a failed attempt STRIPE_MAX_NETWORK_RETRIES times (same Stripe idempotency key, so
+# never twice charged) after a backoff of at most 5 s. Worst case with the defaults:
+# 2 x 8 s + 5 s = 21 s, inside gunicorn's 30 s worker timeout. The SDK's own default is 80 s.
+# https://docs.stripe.com/api/idempotent_requests
+STRIPE_TIMEOUT_SECONDS = env_float("STRIPE_TIMEOUT_SECONDS", 8)
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 1)
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")  # unset: Stripe's own https://api.stripe.com
+PAYMENT_PROVIDER_WORST_CASE_SECONDS = (STRIPE_MAX_NETWORK_RETRIES + 1) * STRIPE_TIMEOUT_SECONDS + 5
+# A payment reserved while its provider call runs ("creating") that is older than this belongs
+# to a request that died mid-call; it is deleted so its amount is owed again.
+PAYMENT_RESERVATION_STALE_SECONDS = env_int("PAYMENT_RESERVATION_STALE_SECONDS", 120)
+
 # How long a stored Idempotency-Key answers replays before it may be reused.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 24)
+# A request repeating a key whose first request is still running (core/http/idempotency.py)
+# polls every IDEMPOTENCY_POLL_SECONDS for its answer, for up to IDEMPOTENCY_WAIT_SECONDS
+# (longer than the provider's worst case), then answers 409 idempotency_in_progress. A claim
+# older than IDEMPOTENCY_CLAIM_SECONDS outlived any request and is taken over.
+IDEMPOTENCY_POLL_SECONDS = env_float("IDEMPOTENCY_POLL_SECONDS", 0.05)
+IDEMPOTENCY_WAIT_SECONDS = env_float(
+    "IDEMPOTENCY_WAIT_SECONDS", PAYMENT_PROVIDER_WORST_CASE_SECONDS + 2
+)
+IDEMPOTENCY_CLAIM_SECONDS = env_int("IDEMPOTENCY_CLAIM_SECONDS", 120)
 
 # ------------------------------------------------------------------------------ email
 # https://docs.djangoproject.com/en/5.2/topics/email/
@@ -351,8 +393,10 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "MyHibachi <bookings@myhibach
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 # Where the new-booking notice goes; unset: every active staff member with an email address.
 STAFF_NOTIFICATION_EMAILS = env_list("STAFF_NOTIFICATION_EMAILS")
-# Links in emails (the customer's app or site).
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+# Every link in emails starts with SITE_URL: the address customers and staff reach the site at,
+# not the one this process listens on. Unset, `make run`'s (the Makefile passes its HOST:PORT);
+# production derives it from the first allowed host.
+SITE_URL = site_url(env_str("SITE_URL", "http://127.0.0.1:8000"))
 
 # ------------------------------------------------------------------------------ background work
 # https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html

@@ -1,6 +1,8 @@
 """Production: everything from the environment, HTTPS only, fail fast on a missing secret."""
 
-from config.env import env_bool, env_int, env_list, env_required
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, env_required, env_str, site_url
 
 from .base import *  # noqa: F403
 
@@ -10,6 +12,11 @@ ALLOWED_HOSTS = env_required("DJANGO_ALLOWED_HOSTS").split(",")
 env_required("DATABASE_URL")  # read by base.py; required here so SQLite is never used by mistake
 env_required("REDIS_URL")
 DEBUG = False
+# Links in emails: unset, https:// and the first allowed host (the public name clients use).
+_public_host = ALLOWED_HOSTS[0].strip().lstrip(".")
+if env_str("SITE_URL") is None and _public_host in {"", "*"}:
+    raise ImproperlyConfigured("SITE_URL is required when DJANGO_ALLOWED_HOSTS starts with '*'.")
+SITE_URL = site_url(env_str("SITE_URL", f"https://{_public_host}"))
 
 # ------------------------------------------------------------------------------ security
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/

@@ -7,10 +7,17 @@ Concurrency: the key row is inserted in the same transaction as the work it guar
 request with the same key blocks on the unique index until the first commits, then reads the
 stored response and replays it; if the first rolled back (an error response), the second runs
 the work itself. Errors are not stored, so a client may retry after fixing the cause.
+
+Work that must not hold a transaction (a call to a payment provider) runs claimed instead
+(``run_idempotent_claimed``): the key row is committed first as an in-progress claim, the work
+runs outside any transaction, and its response is stored after. A second request with the key
+finds the claim and polls until the response is stored, then replays it; a claim that outlives
+any request (its process died) is taken over.
 """
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from core.http.errors import ApplicationError
@@ -26,6 +33,8 @@ from core.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# response_status of a claimed key whose work has not finished yet.
+IN_PROGRESS = 0
 
 
 class IdempotencyKeyMissing(ApplicationError):
@@ -44,6 +53,15 @@ class IdempotencyConflict(ApplicationError):
     status_code = 422
     code = "idempotency_conflict"
     default_message = f"This {HEADER} was already used with a different request body."
+
+
+class IdempotencyInProgress(ApplicationError):
+    status_code = 409
+    code = "idempotency_in_progress"
+    default_message = f"A request with this {HEADER} is still being processed. Retry shortly."
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +111,7 @@ def run_idempotent(
                     scope=scope,
                     key=key,
                     request_fingerprint=fingerprint,
-                    response_status=0,
+                    response_status=IN_PROGRESS,
                     response_body="",
                 )
         except IntegrityError:
@@ -107,6 +125,98 @@ def run_idempotent(
         record.response_body = json.dumps(body, cls=DjangoJSONEncoder)
         record.save(update_fields=["response_status", "response_body"])
         return IdempotentResult(status=status, body=body, replayed=False)
+
+
+def run_idempotent_claimed(
+    *,
+    user: Any,
+    scope: str,
+    key: str,
+    payload: Any,
+    work: Callable[[], tuple[int, Any]],
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> IdempotentResult:
+    """Run ``work`` once per ``(user, scope, key)`` outside any transaction of this function.
+
+    For work that calls another service: no transaction (nor its connection and locks) is held
+    while it runs, and ``work`` commits its own short transactions. The key is claimed in a
+    committed row first; concurrent requests with the key wait up to
+    IDEMPOTENCY_WAIT_SECONDS for the stored response and replay it (``IdempotencyInProgress``
+    after that). If ``work`` raises, the claim is deleted, so nothing is stored and a retry runs
+    the work again, as with ``run_idempotent``. Call it outside ``transaction.atomic()``.
+    """
+    fingerprint = request_fingerprint(payload)
+    deadline = clock() + settings.IDEMPOTENCY_WAIT_SECONDS
+    while True:
+        claim, replay = _claim(user=user, scope=scope, key=key, fingerprint=fingerprint)
+        if replay is not None:
+            return replay
+        if claim is not None:
+            break
+        if clock() >= deadline:
+            raise IdempotencyInProgress()
+        sleep(settings.IDEMPOTENCY_POLL_SECONDS)
+
+    try:
+        status, body = work()
+    except BaseException:
+        IdempotencyKey.objects.filter(pk=claim.pk, response_status=IN_PROGRESS).delete()
+        raise
+    claim.response_status = status
+    claim.response_body = json.dumps(body, cls=DjangoJSONEncoder)
+    claim.save(update_fields=["response_status", "response_body"])
+    return IdempotentResult(status=status, body=body, replayed=False)
+
+
+def _claim(
+    *, user: Any, scope: str, key: str, fingerprint: str
+) -> tuple[IdempotencyKey | None, IdempotentResult | None]:
+    """Claim the key (committed), or return the stored response to replay, or neither while
+    another request holds a live claim."""
+    database = router.db_for_write(IdempotencyKey)
+    # Cheap look first: waiting requests poll this read instead of a write transaction (which
+    # on SQLite would take the database's one write lock on every poll).
+    status = (
+        IdempotencyKey.objects.using(database)
+        .filter(user=user, scope=scope, key=key)
+        .values_list("response_status", "request_fingerprint", "created_at")
+        .first()
+    )
+    if status is not None and status[0] == IN_PROGRESS and not _claim_is_stale(status[2]):
+        if status[1] != fingerprint:
+            raise IdempotencyConflict()
+        return None, None
+    with transaction.atomic(using=database):
+        existing = _locked_key(user=user, scope=scope, key=key)
+        if existing is not None and existing.response_status != IN_PROGRESS:
+            return None, _replay(existing, fingerprint)
+        if existing is not None:
+            if existing.request_fingerprint != fingerprint:
+                raise IdempotencyConflict()
+            if not _claim_is_stale(existing.created_at):
+                return None, None
+            # Its request is gone (the process died mid-work): this one takes the claim over.
+            existing.created_at = timezone.now()
+            existing.save(update_fields=["created_at"])
+            return existing, None
+        try:
+            with transaction.atomic(using=database):
+                claim = IdempotencyKey.objects.create(
+                    user=user,
+                    scope=scope,
+                    key=key,
+                    request_fingerprint=fingerprint,
+                    response_status=IN_PROGRESS,
+                    response_body="",
+                )
+        except IntegrityError:
+            return None, None  # a concurrent request claimed it first: wait for its answer
+    return claim, None
+
+
+def _claim_is_stale(created_at: Any) -> bool:
+    return created_at + timedelta(seconds=settings.IDEMPOTENCY_CLAIM_SECONDS) <= timezone.now()
 
 
 def _locked_key(*, user: Any, scope: str, key: str) -> IdempotencyKey | None:

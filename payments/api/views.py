@@ -54,7 +54,8 @@ class PaymentListCreateView(APIView):
             body = PaymentCreatedSerializer(created.payment, context=context).data
             return status.HTTP_201_CREATED, body
 
-        result = idempotency.run_idempotent(
+        # Claimed, not atomic: the provider is called outside any transaction (payment_create).
+        result = idempotency.run_idempotent_claimed(
             user=request.user, scope="payments.create", key=key, payload=request.data, work=create
         )
         response = Response(result.body, status=result.status)

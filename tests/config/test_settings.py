@@ -40,3 +40,26 @@ def test_a_missing_variable_is_named(missing):
     result = manage("check", env=env)
     assert result.returncode != 0
     assert f"The environment variable {missing} is required" in result.stderr
+
+
+def site_url(env: dict[str, str]) -> str:
+    result = manage(
+        "shell", "-c", "from django.conf import settings; print(settings.SITE_URL)", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_links_in_emails_default_to_the_first_allowed_host_over_https():
+    env = {**PRODUCTION_ENV, "DJANGO_ALLOWED_HOSTS": "book.myhibachi.example,localhost"}
+    assert site_url(env) == "https://book.myhibachi.example"
+    assert (
+        site_url({**env, "SITE_URL": "https://myhibachi.example/"}) == "https://myhibachi.example"
+    )
+
+
+@pytest.mark.parametrize("env", [{"SITE_URL": "myhibachi.example"}, {"DJANGO_ALLOWED_HOSTS": "*"}])
+def test_a_site_url_that_cannot_be_a_link_stops_start_up(env):
+    result = manage("check", env={**PRODUCTION_ENV, **env})
+    assert result.returncode != 0
+    assert "SITE_URL" in result.stderr

@@ -182,15 +182,15 @@ def test_gunicorn_accepts_the_file(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def sqlite_gunicorn(tmp_path, **env: str) -> GunicornServer:
-    """One worker of our config serving the app on SQLite (not started)."""
+def sqlite_gunicorn(tmp_path, *, workers: int = 1, threads: int = 2, **env: str) -> GunicornServer:
+    """``workers`` of our config serving the app on SQLite (not started)."""
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "TEST_DATABASE": "sqlite",
         multiprocess.ENV_VAR: str(tmp_path / "metrics"),
         **env,
     }
-    return GunicornServer(env=env, workers=1, threads=2, config=CONFIG)
+    return GunicornServer(env=env, workers=workers, threads=threads, config=CONFIG)
 
 
 def test_gunicorns_access_log_is_one_json_object_per_line(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import smtplib
 
 import pytest
@@ -175,3 +176,17 @@ def test_concurrent_runs_of_one_email_send_it_once(catalogue, diner, pg_cluster)
     )
     assert sorted(results) == [False] * 5 + [True]
     assert len(mail.outbox) == 1
+
+
+def test_every_link_in_every_email_starts_with_site_url(settings, catalogue, diner):
+    # given a site reached at another address than the one the process listens on
+    settings.SITE_URL = "https://book.myhibachi.example"
+    booking = make_booking(catalogue, diner)
+    # when each kind of email is rendered
+    messages = [services.render_email(booking=booking, kind=kind, to=[STAFF]) for kind in Kind]
+    # then every link in its text and HTML points at SITE_URL
+    bodies = " ".join(message.body + message.alternatives[0][0] for message in messages)
+    links = re.findall(r"https?://[^\s\"<>]+", bodies)
+    assert len(links) >= 2 * len(Kind)
+    site = "https://book.myhibachi.example"
+    assert all(link == site or link.startswith(f"{site}/") for link in links), links
