@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from core.localservers.gunicorn import PROJECT_ROOT, GunicornServer
+from devstack.gunicorn import PROJECT_ROOT, GunicornServer
 from tests.deploy.test_gunicorn_conf import sqlite_gunicorn
 
 TIMEOUT = 60
