@@ -182,7 +182,7 @@ class Limiter:
         limits = [s.limit for s in outcome.charged if s.scope in frozenset(scopes)]
         if not limits:
             return
-        if self.shared is not None:
+        if self.shared is not None and self.breaker.allow():
             try:
                 self.shared.refund(limits, outcome.at_ms)
             except redis.RedisError:
@@ -200,6 +200,8 @@ class Limiter:
             return self.flags.mark(
                 key, ttl_ms=ttl_seconds * 1000, now=clock, only_if_new=only_if_new
             )
+        if not self.breaker.allow():
+            return False
         try:
             return self.shared.mark(
                 key, ttl_ms=ttl_seconds * 1000, now=now, only_if_new=only_if_new
@@ -213,10 +215,34 @@ class Limiter:
         if self.shared is None:
             clock = time.time() if now is None else now
             return self.flags.marked(key, ttl_ms=ttl_seconds * 1000, now=clock)
+        if not self.breaker.allow():
+            return False
         try:
             return self.shared.marked(key, ttl_ms=ttl_seconds * 1000, now=now)
         except redis.RedisError:
             return False
+
+    def _count(self, scoped: list[ScopedLimit], *, now: float | None) -> Decision:
+        limits = [item.limit for item in scoped]
+        if not limits:
+            return Decision(allowed=True, states=[])
+        if self.shared is not None and self.breaker.allow():
+            try:
+                decision = self.shared.hit(limits, now=now)
+            except redis.RedisError:
+                self.breaker.record_failure()
+            else:
+                self.breaker.record_success()
+                return decision
+        if self.shared is not None:
+            closed = [s.scope for s in scoped if _fails_closed(s.scope)]
+            if closed:
+                for scope in dict.fromkeys(closed):
+                    record_decision(scope, "fail_closed")
+                raise ThrottleUnavailable()
+            for scope in dict.fromkeys(s.scope for s in scoped):
+                record_decision(scope, "fail_open")
+        return self.memory.hit(limits, now=time.time() if now is None else now)
 
 
 def _refusing_scopes(scoped: list[ScopedLimit], decision: Decision) -> list[str]:
