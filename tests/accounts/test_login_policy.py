@@ -13,7 +13,7 @@ from django.core import mail
 
 from notifications.models import AccountNotification
 from tests.conftest import PASSWORD, assert_error
-from tests.core.throttling.conftest import T0, clock, throttling  # noqa: F401 (fixtures)
+from tests.core.throttling.conftest import T0
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("throttling")]
 
@@ -41,7 +41,7 @@ def admin_login(client, email, password, ip):
 
 def attack(clock, attempt, *, until: float, owner=None):
     """Guess wrong passwords as fast as the answers allow until ``until`` (clock time); between
-    guesses, ``owner()`` logs in if given. Returns (password checks, owner answers, retry-afters)."""
+    guesses, ``owner()`` logs in if given. Returns (passwords checked, owner's answers, waits)."""
     checked, owner_answers, waits = 0, [], []
     for _ in range(MAX_ATTEMPTS):
         if clock.now >= until:
