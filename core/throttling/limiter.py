@@ -97,14 +97,14 @@ def limits_for(
     """The limits of ``scopes`` that apply to this request; those of ``check_only`` scopes
     may refuse it but are not charged."""
     prefix = settings.CACHE_KEY_PREFIX
-    unchanged = frozenset(check_only)
+    checked_only = frozenset(check_only)
     limits = []
     for scope in dict.fromkeys([*scopes, *check_only]):  # de-duplicated, in order
         policy = settings.THROTTLE_SCOPES[scope]
         ident = identity(request, policy["key"], user)
         if ident is None:
             continue
-        counted = scope not in unchanged
+        counted = scope not in checked_only
         for rate, key_prefix in _plan(prefix, scope, tuple(policy["rates"])):
             limit = Limit(key=key_prefix + ident, rate=rate, counted=counted)
             limits.append(ScopedLimit(scope=scope, limit=limit))

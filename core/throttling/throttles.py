@@ -113,11 +113,11 @@ def count_early_refusal(exc: Exception, context: dict[str, Any]) -> Exception:
         or not any(isinstance(t, RateLimitThrottle) for t in view.get_throttles())
     ):
         return exc
+    failed = isinstance(exc, exceptions.AuthenticationFailed)
     try:
         user = request.user
-    except exceptions.APIException:  # authentication fails now (406 came first): anonymous
-        user = None
-    failed = isinstance(exc, exceptions.AuthenticationFailed)
+    except exceptions.APIException as late:  # authenticated only now (a 406 came first)
+        user, failed = None, isinstance(late, exceptions.AuthenticationFailed)
     scopes = [*view_scopes(request, view), *base_scopes(user)]
     try:
         outcome = count_request(

@@ -161,3 +161,13 @@ def test_the_admin_login_answers_have_the_headers(client, staff_user, fresh_ip):
     )
     assert right.status_code == 302
     _assert_headers(right, "admin login")
+
+
+def test_a_bad_token_refused_for_its_accept_header_is_charged_too(api_client, fresh_ip):
+    # content negotiation refuses before authentication; the token is still checked and charged
+    answers = [
+        api_client.get(ME, REMOTE_ADDR=fresh_ip, HTTP_ACCEPT="text/csv", **BAD_TOKEN)
+        for _ in range(AUTH_FAILURES_PER_MINUTE + 1)
+    ]
+    assert [r.status_code for r in answers] == [406] * AUTH_FAILURES_PER_MINUTE + [429]
+    _assert_headers(answers[0], "406")
