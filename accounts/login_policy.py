@@ -23,6 +23,8 @@ from core.background import enqueue
 from core.http.client_ip import client_ip_bucket
 from core.throttling.limiter import email_identity, get_limiter
 from core.throttling.throttles import outcome_of, throttle_now
+from notifications.models import AccountNotification
+from notifications.tasks import send_account_email
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +93,6 @@ def login_failed(request: HttpRequest, *, email: str) -> None:
 
 def login_alert_enqueue(*, user: User, incident: str, failures: int) -> None:
     """Record the alert and send it through the outbox (once per user and incident)."""
-    from notifications.models import AccountNotification
-    from notifications.tasks import send_account_email
-
     with transaction.atomic():
         alert, created = AccountNotification.objects.get_or_create(
             user=user,
