@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import login_policy
 from core.observability import views as observability_views
 from core.operations import views as operations_views
 from core.throttling.django_views import throttled
@@ -30,7 +31,11 @@ urlpatterns = [
     # Brute force on the staff login: the same per-IP and per-account limits as the API's.
     path(
         "admin/login/",
-        throttled(admin.site.login, scopes=["login_ip", "login_email"]),
+        throttled(
+            admin.site.login,
+            scopes=login_policy.login_throttle_scopes,
+            after=login_policy.admin_login_finished,
+        ),
         name="admin-login",
     ),
     # Staff only (admin_view: anyone else is sent to the admin login).

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from bookings.selectors import event_start
-from notifications.models import Notification
+from notifications.models import AccountNotification, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -120,3 +120,44 @@ def _skip_reason(booking: Booking, kind: str) -> str | None:
         if hasattr(booking, "review"):
             return "the customer already reviewed it"
     return None
+
+
+def account_email_send(*, notification_id: int, now: datetime.datetime | None = None) -> bool:
+    """Send one account email (e.g. a login failures alert) unless it was sent before; True
+    when this call sent it. The same locking as ``booking_email_send``."""
+    with transaction.atomic():
+        notification = (
+            AccountNotification.objects.select_for_update()
+            .select_related("user")
+            .get(pk=notification_id)
+        )
+        if notification.status != Notification.Status.PENDING:
+            return False
+        user = notification.user
+        site = settings.SITE_URL.rstrip("/")
+        context = {
+            "customer_name": user.name or user.email,
+            "failures": notification.failures,
+            "hours": settings.LOGIN_ALERT_INCIDENT_HOURS,
+            "site_url": site,
+        }
+        kind = notification.kind
+        subject = " ".join(
+            render_to_string(f"notifications/email/{kind}_subject.txt", context).split()
+        )
+        message = EmailMultiAlternatives(
+            subject=subject,
+            body=render_to_string(f"notifications/email/{kind}.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[user.email],
+            headers={"X-MyHibachi-Notification": kind},
+        )
+        message.attach_alternative(
+            render_to_string(f"notifications/email/{kind}.html", context), "text/html"
+        )
+        message.send()
+        notification.status = Notification.Status.SENT
+        notification.sent_at = now or timezone.now()
+        notification.save(update_fields=["status", "sent_at"])
+    logger.info("email %s for user %s sent", kind, user.pk)
+    return True

@@ -22,6 +22,17 @@ def send_booking_email(*, booking_id: int, kind: str) -> bool:
 
 
 @shared_task(
+    base=ReliableTask,
+    name="notifications.send_account_email",
+    soft_time_limit=30,
+    time_limit=45,
+)
+def send_account_email(*, notification_id: int) -> bool:
+    """Send one email about an account, once (``services.account_email_send``)."""
+    return services.account_email_send(notification_id=notification_id)
+
+
+@shared_task(
     base=HousekeepingTask,
     name="notifications.send_review_requests",
     soft_time_limit=120,

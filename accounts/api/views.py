@@ -5,13 +5,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import login_policy, services
 from accounts.api.serializers import (
     RegisterInputSerializer,
     TokenInputSerializer,
     TokenSerializer,
     UserSerializer,
 )
+from accounts.errors import InvalidCredentials
 
 
 class RegisterView(APIView):
@@ -30,8 +31,19 @@ class RegisterView(APIView):
 class TokenView(APIView):
     """POST logs in (email + password -> token); DELETE revokes the presented token."""
 
-    # Brute force: limited per client IP and per targeted account.
-    throttle_scopes = {"POST": ["login_ip", "login_email"]}
+    # Brute force: limited per client IP and per targeted account's failures
+    # (accounts/login_policy.py, docs/login-policy.md).
+    def get_throttle_scopes(self, request: Request) -> list[str]:
+        if request.method != "POST":
+            return []
+        try:
+            data = request.data
+        except Exception:  # a malformed body is the view's 400 to give, not the throttle's
+            data = None
+        email = data.get("email") if isinstance(data, dict) else None
+        return login_policy.login_throttle_scopes(
+            request._request, email if isinstance(email, str) else None
+        )
 
     def get_permissions(self) -> list:
         if self.request.method == "DELETE":
@@ -47,8 +59,15 @@ class TokenView(APIView):
     @extend_schema(request=TokenInputSerializer, responses={200: TokenSerializer})
     def post(self, request: Request) -> Response:
         data = TokenInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        token = services.token_obtain(**data.validated_data)
+        if not data.is_valid():
+            login_policy.login_not_attempted(request._request)
+            data.is_valid(raise_exception=True)
+        try:
+            token = services.token_obtain(**data.validated_data)
+        except InvalidCredentials:
+            login_policy.login_failed(request._request, email=data.validated_data["email"])
+            raise
+        login_policy.login_succeeded(request._request, user=token.user)
         return Response(TokenSerializer(token).data)
 
     @extend_schema(request=None, responses={204: None})

@@ -566,8 +566,24 @@ THROTTLE_SCOPES: dict[str, dict] = {
     "review_submit": {"rates": ["5/hour"], "key": "user"},
     "booking_create": {"rates": ["10/hour"], "key": "user"},
     "payment_create": {"rates": ["20/hour"], "key": "user", "on_redis_failure": "closed"},
+    # Login (docs/login-policy.md): every attempt per address; per account only FAILED attempts
+    # (a success is given back), from addresses that never logged into it ("login_email", a
+    # ladder of windows: the wait grows ~10x per 5 failures, 20 a day at most) or from one
+    # that did ("login_email_known", its own budget per address, so a stranger cannot spend it).
     "login_ip": {"rates": ["20/minute", "200/day"], "key": "ip", "on_redis_failure": "closed"},
-    "login_email": {"rates": ["5/minute", "30/day"], "key": "email", "on_redis_failure": "closed"},
+    "login_email": {
+        "rates": ["5/minute", "10/10m", "15/2h", "20/day"],
+        "key": "email",
+        "on_redis_failure": "closed",
+    },
+    "login_email_known": {
+        "rates": ["10/minute", "50/day"],
+        "key": "email_ip",
+        "on_redis_failure": "closed",
+    },
+    # Failed authentications (bad or revoked tokens) per address; while spent, every request of
+    # that address presenting a token is refused (core/throttling/throttles.py).
+    "auth_failures_ip": {"rates": ["20/minute", "100/day"], "key": "ip"},
 }
 for _scope, _policy in THROTTLE_SCOPES.items():
     _policy["rates"] = env_list(f"THROTTLE_RATES_{_scope.upper()}", _policy["rates"])
@@ -576,6 +592,12 @@ for _scope, _policy in THROTTLE_SCOPES.items():
 THROTTLE_SHADOW_SCOPES = env_list("THROTTLE_SHADOW_SCOPES")
 # Extra seconds (0..N, random) added to Retry-After so rejected clients do not retry in step.
 THROTTLE_RETRY_JITTER_SECONDS = env_int("THROTTLE_RETRY_JITTER_SECONDS", 1)
+# An address that logged into an account is "known" to it for this long (its own failure budget).
+LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 90)
+# The owner is emailed once per incident when this many failures from unknown addresses are in
+# the day's window; an incident lasts LOGIN_ALERT_INCIDENT_HOURS from its first alert.
+LOGIN_ALERT_AFTER_FAILURES = env_int("LOGIN_ALERT_AFTER_FAILURES", 10)
+LOGIN_ALERT_INCIDENT_HOURS = env_int("LOGIN_ALERT_INCIDENT_HOURS", 24)
 # Redis for the counters; defaults to the cache's Redis. Unset: per-process counting only.
 THROTTLE_REDIS_URL = env_str("THROTTLE_REDIS_URL", REDIS_URL)
 # Load shedding (core/throttling/shedding.py): low-priority requests are refused with 503 past

@@ -14,6 +14,7 @@ from rest_framework.views import set_rollback
 
 from core.http.errors import ApplicationError, PayloadTooLarge, ServiceUnavailable
 from core.observability.logging import one_line
+from core.throttling.throttles import count_early_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ DRF_CODES: dict[type[exceptions.APIException], str] = {
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Return the error response for ``exc``, or None to let Django answer 500."""
+    # Refused before the throttle ran (a bad token, no permission): counted now, maybe a 429.
+    exc = count_early_refusal(exc, context)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, OperationalError | InterfaceError):

@@ -19,7 +19,14 @@ from core.circuit_breaker import CircuitBreaker
 from core.http.client_ip import client_ip_bucket
 from core.http.errors import ServiceUnavailable
 from core.throttling.rates import Rate, parse_rate
-from core.throttling.store import Decision, Limit, LimitState, MemoryWindowStore, RedisWindowStore
+from core.throttling.store import (
+    Decision,
+    Limit,
+    LimitState,
+    MemoryFlags,
+    MemoryWindowStore,
+    RedisWindowStore,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +53,10 @@ class Outcome:
     tightest: tuple[str, LimitState] | None
     retry_after: float
     scopes: tuple[str, ...] = ()
+    # What an allowed request was charged, and when: for giving a failures-only charge back.
+    charged: tuple[ScopedLimit, ...] = ()
+    at_ms: int = 0
+    states: tuple[tuple[ScopedLimit, LimitState], ...] = ()
 
 
 def scope_rates(scope: str) -> tuple[Rate, ...]:
@@ -65,25 +76,38 @@ def identity(request: HttpRequest, key_kind: str, user: object) -> str | None:
         return f"ip:{client_ip_bucket(request)}"
     if key_kind in ("user", "client"):
         return f"user:{user.pk}" if authenticated else None  # type: ignore[attr-defined]
-    if key_kind == "email":
+    if key_kind in ("email", "email_ip"):
         email = getattr(request, "throttle_email", None)
         if not email:
             return None
-        # Hashed: no personal data in Redis keys.
-        return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
+        if key_kind == "email_ip":
+            return f"{email_identity(email)}:ip:{client_ip_bucket(request)}"
+        return email_identity(email)
     raise ValueError(f"Unknown throttle key kind {key_kind!r}")
 
 
-def limits_for(request: HttpRequest, user: object, scopes: Iterable[str]) -> list[ScopedLimit]:
+def email_identity(email: str) -> str:
+    # Hashed: no personal data in Redis keys.
+    return "email:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
+
+
+def limits_for(
+    request: HttpRequest, user: object, scopes: Iterable[str], *, check_only: Iterable[str] = ()
+) -> list[ScopedLimit]:
+    """The limits of ``scopes`` that apply to this request; those of ``check_only`` scopes
+    may refuse it but are not charged."""
     prefix = settings.CACHE_KEY_PREFIX
+    checked_only = frozenset(check_only)
     limits = []
-    for scope in dict.fromkeys(scopes):  # de-duplicated, in order
+    for scope in dict.fromkeys([*scopes, *check_only]):  # de-duplicated, in order
         policy = settings.THROTTLE_SCOPES[scope]
         ident = identity(request, policy["key"], user)
         if ident is None:
             continue
+        counted = scope not in checked_only
         for rate, key_prefix in _plan(prefix, scope, tuple(policy["rates"])):
-            limits.append(ScopedLimit(scope=scope, limit=Limit(key=key_prefix + ident, rate=rate)))
+            limit = Limit(key=key_prefix + ident, rate=rate, counted=counted)
+            limits.append(ScopedLimit(scope=scope, limit=limit))
     return limits
 
 
@@ -101,6 +125,7 @@ class Limiter:
 
     def __init__(self, redis_url: str | None):
         self.memory = MemoryWindowStore()
+        self.flags = MemoryFlags()
         self.shared: RedisWindowStore | None = None
         if redis_url:
             client = redis.Redis.from_url(
@@ -130,7 +155,13 @@ class Limiter:
             for scope in _refusing_scopes(shadow, shadow_decision):
                 record_decision(scope, "shadow_rejected")
 
-        pairs = [(item.scope, state) for item, state in zip(enforced, decision.states, strict=True)]
+        # A limit that is only checked is the tightest only once it refuses: a customer with a
+        # valid token is not told about the budget of failed authentications.
+        pairs = [
+            (item.scope, state)
+            for item, state in zip(enforced, decision.states, strict=True)
+            if item.limit.counted or state.retry_after > 0
+        ]
         tightest = min(pairs, key=lambda p: (p[1].remaining, -p[1].reset), default=None)
         retry_after = 0.0
         if not decision.allowed:
@@ -140,7 +171,56 @@ class Limiter:
             tightest=tightest,
             retry_after=retry_after,
             scopes=tuple(dict.fromkeys(s.scope for s in scoped)),
+            charged=tuple(s for s in enforced if s.limit.counted) if decision.allowed else (),
+            at_ms=decision.at_ms,
+            states=tuple(zip(enforced, decision.states, strict=True)),
         )
+
+    def refund(self, outcome: Outcome, scopes: Iterable[str]) -> None:
+        """Give back what ``outcome``'s request was charged in ``scopes`` (a login attempt that
+        turned out not to be a failure). Best effort: a failing Redis keeps the charge."""
+        limits = [s.limit for s in outcome.charged if s.scope in frozenset(scopes)]
+        if not limits:
+            return
+        if self.shared is not None and self.breaker.allow():
+            try:
+                self.shared.refund(limits, outcome.at_ms)
+            except redis.RedisError:
+                logger.warning("throttle refund failed; the attempt stays counted")
+            return
+        self.memory.refund(limits, outcome.at_ms)
+
+    def mark(
+        self, key: str, *, ttl_seconds: int, now: float | None = None, only_if_new: bool = False
+    ) -> bool:
+        """Set the flag ``key`` for ``ttl_seconds``; with ``only_if_new``, True only for the
+        one caller that set it (atomic). False when Redis fails."""
+        if self.shared is None:
+            clock = time.time() if now is None else now
+            return self.flags.mark(
+                key, ttl_ms=ttl_seconds * 1000, now=clock, only_if_new=only_if_new
+            )
+        if not self.breaker.allow():
+            return False
+        try:
+            return self.shared.mark(
+                key, ttl_ms=ttl_seconds * 1000, now=now, only_if_new=only_if_new
+            )
+        except redis.RedisError:
+            return False
+
+    def marked(self, key: str, *, ttl_seconds: int, now: float | None = None) -> bool:
+        """Whether the flag ``key`` was set less than ``ttl_seconds`` ago (False when Redis
+        fails)."""
+        if self.shared is None:
+            clock = time.time() if now is None else now
+            return self.flags.marked(key, ttl_ms=ttl_seconds * 1000, now=clock)
+        if not self.breaker.allow():
+            return False
+        try:
+            return self.shared.marked(key, ttl_ms=ttl_seconds * 1000, now=now)
+        except redis.RedisError:
+            return False
 
     def _count(self, scoped: list[ScopedLimit], *, now: float | None) -> Decision:
         limits = [item.limit for item in scoped]

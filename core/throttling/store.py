@@ -33,8 +33,13 @@ from core.throttling.rates import Rate
 
 @dataclass(frozen=True)
 class Limit:
+    """One window to check. ``counted``: False for a limit that may refuse the request but is
+    not charged by it (failures only: ``auth_failures_ip`` charges failed authentications,
+    and every other token-bearing request from that address is refused while it is full)."""
+
     key: str
     rate: Rate
+    counted: bool = True
 
     @property
     def period_ms(self) -> int:
@@ -63,14 +68,17 @@ class LimitState:
 
 @dataclass(frozen=True)
 class Decision:
+    """``at_ms``: the time the request was counted at, to give it back (``refund``)."""
+
     allowed: bool
     states: list[LimitState]
+    at_ms: int = 0
 
 
 _SCRIPT = """
 -- KEYS: one hash per limit. ARGV[1]: now in ms, or "" for Redis TIME.
--- Then per limit: limit, period_ms, bucket_ms.
--- Returns {allowed, count1, retry_ms1, reset_ms1, count2, ...}.
+-- Then per limit: limit, period_ms, bucket_ms, counted (1, or 0: checked, never charged).
+-- Returns {allowed, count1, retry_ms1, reset_ms1, count2, ..., now}.
 local now = tonumber(ARGV[1])
 if now == nil then
   local t = redis.call("TIME")
@@ -79,9 +87,9 @@ end
 local allowed = 1
 local out = {0}
 for i = 1, #KEYS do
-  local limit = tonumber(ARGV[3 * i - 1])
-  local period = tonumber(ARGV[3 * i])
-  local bucket = tonumber(ARGV[3 * i + 1])
+  local limit = tonumber(ARGV[4 * i - 2])
+  local period = tonumber(ARGV[4 * i - 1])
+  local bucket = tonumber(ARGV[4 * i])
   local span = math.ceil(period / bucket)
   local current = math.floor(now / bucket)
   local oldest = current - span + 1
@@ -128,15 +136,61 @@ for i = 1, #KEYS do
 end
 if allowed == 1 then
   for i = 1, #KEYS do
-    local period = tonumber(ARGV[3 * i])
-    local bucket = tonumber(ARGV[3 * i + 1])
-    redis.call("HINCRBY", KEYS[i], string.format("%d", math.floor(now / bucket)), 1)
-    redis.call("PEXPIRE", KEYS[i], period + bucket)
-    out[3 * i - 1] = out[3 * i - 1] + 1
+    if ARGV[4 * i + 1] == "1" then
+      local period = tonumber(ARGV[4 * i - 1])
+      local bucket = tonumber(ARGV[4 * i])
+      redis.call("HINCRBY", KEYS[i], string.format("%d", math.floor(now / bucket)), 1)
+      redis.call("PEXPIRE", KEYS[i], period + bucket)
+      out[3 * i - 1] = out[3 * i - 1] + 1
+    end
   end
 end
 out[1] = allowed
+out[#out + 1] = now
 return out
+"""
+
+# Give back what one allowed request counted (a login that turned out to succeed): the bucket
+# it was counted in, never below zero (the bucket may have left the window since).
+_REFUND_SCRIPT = """
+-- KEYS: the hashes the request was counted in. ARGV[1]: the time it was counted at (ms);
+-- then per key: its bucket_ms.
+local at = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local field = string.format("%d", math.floor(at / tonumber(ARGV[i + 1])))
+  local left = redis.call("HINCRBY", KEYS[i], field, -1)
+  if left <= 0 then redis.call("HDEL", KEYS[i], field) end
+end
+return #KEYS
+"""
+
+
+# Flags that hold for a while (a known login address, an open login incident): the value is the
+# time the flag was set, compared with the same clock as the counters (Redis TIME or the
+# injected one); the key's own expiry only collects garbage.
+_MARK_SCRIPT = """
+-- KEYS[1]: the flag. ARGV: now in ms or "", ttl in ms, only_if_new (1/0).
+local now = tonumber(ARGV[1])
+if now == nil then
+  local t = redis.call("TIME")
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local ttl = tonumber(ARGV[2])
+local set_at = tonumber(redis.call("GET", KEYS[1]) or "")
+if ARGV[3] == "1" and set_at ~= nil and now - set_at < ttl then return 0 end
+redis.call("SET", KEYS[1], string.format("%d", now), "PX", ttl)
+return 1
+"""
+
+_MARKED_SCRIPT = """
+local now = tonumber(ARGV[1])
+if now == nil then
+  local t = redis.call("TIME")
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local set_at = tonumber(redis.call("GET", KEYS[1]) or "")
+if set_at ~= nil and now - set_at < tonumber(ARGV[2]) then return 1 end
+return 0
 """
 
 
@@ -146,15 +200,34 @@ class RedisWindowStore:
     def __init__(self, client: redis.Redis):
         self.client = client
         self._script = client.register_script(_SCRIPT)
+        self._refund = client.register_script(_REFUND_SCRIPT)
+        self._mark = client.register_script(_MARK_SCRIPT)
+        self._marked = client.register_script(_MARKED_SCRIPT)
 
     def hit(self, limits: Sequence[Limit], now: float | None = None) -> Decision:
         """Count one request against all ``limits`` if each allows it. Raises
         ``redis.RedisError`` when Redis fails (the caller applies the failure policy)."""
         args: list[int | str] = ["" if now is None else int(now * 1000)]
         for limit in limits:
-            args += limit.rate.script_args
+            args += (*limit.rate.script_args, 1 if limit.counted else 0)
         reply = self._script(keys=[limit.key for limit in limits], args=args)
         return _decision(limits, reply)  # Lua numbers arrive as Python ints
+
+    def refund(self, limits: Sequence[Limit], at_ms: int) -> None:
+        """Uncount one request counted at ``at_ms`` in ``limits``."""
+        if limits:
+            args = [at_ms, *(limit.bucket_ms for limit in limits)]
+            self._refund(keys=[limit.key for limit in limits], args=args)
+
+    def mark(self, key: str, *, ttl_ms: int, now: float | None, only_if_new: bool = False) -> bool:
+        """Set the flag ``key`` for ``ttl_ms``; with ``only_if_new`` only when it is not set
+        already, True for the one caller that set it."""
+        stamp = "" if now is None else int(now * 1000)
+        return bool(self._mark(keys=[key], args=[stamp, ttl_ms, int(only_if_new)]))
+
+    def marked(self, key: str, *, ttl_ms: int, now: float | None) -> bool:
+        stamp = "" if now is None else int(now * 1000)
+        return bool(self._marked(keys=[key], args=[stamp, ttl_ms]))
 
 
 class MemoryWindowStore:
@@ -196,12 +269,48 @@ class MemoryWindowStore:
                 windows.append(buckets)
             if reply[0] == 1:
                 for index, (limit, buckets) in enumerate(zip(limits, windows, strict=True)):
-                    current = now_ms // limit.bucket_ms
-                    buckets[current] = buckets.get(current, 0) + 1
-                    reply[1 + 3 * index] += 1
+                    if limit.counted:
+                        current = now_ms // limit.bucket_ms
+                        buckets[current] = buckets.get(current, 0) + 1
+                        reply[1 + 3 * index] += 1
             while len(self._keys) > self.max_keys:
                 self._keys.popitem(last=False)
-        return _decision(limits, reply)
+        return _decision(limits, [*reply, now_ms])
+
+    def refund(self, limits: Sequence[Limit], at_ms: int) -> None:
+        with self._lock:
+            for limit in limits:
+                buckets = self._keys.get(limit.key)
+                field = at_ms // limit.bucket_ms
+                if buckets is not None and field in buckets:
+                    buckets[field] -= 1
+                    if buckets[field] <= 0:
+                        del buckets[field]
+
+
+class MemoryFlags:
+    """``RedisWindowStore.mark``/``marked`` in this process (the embedded default's known login
+    addresses and open login incidents); bounded like ``MemoryWindowStore``."""
+
+    def __init__(self, max_keys: int = 10_000):
+        self.max_keys = max_keys
+        self._lock = threading.Lock()
+        self._set_at: OrderedDict[str, int] = OrderedDict()
+
+    def mark(self, key: str, *, ttl_ms: int, now: float, only_if_new: bool = False) -> bool:
+        now_ms = int(now * 1000)
+        with self._lock:
+            if only_if_new and now_ms - self._set_at.get(key, -ttl_ms) < ttl_ms:
+                return False
+            self._set_at[key] = now_ms
+            self._set_at.move_to_end(key)
+            while len(self._set_at) > self.max_keys:
+                self._set_at.popitem(last=False)
+        return True
+
+    def marked(self, key: str, *, ttl_ms: int, now: float) -> bool:
+        with self._lock:
+            return int(now * 1000) - self._set_at.get(key, -ttl_ms) < ttl_ms
 
 
 def _decision(limits: Sequence[Limit], reply: list[int]) -> Decision:
@@ -214,4 +323,4 @@ def _decision(limits: Sequence[Limit], reply: list[int]) -> Decision:
         )
         for i, limit in enumerate(limits)
     ]
-    return Decision(allowed=bool(reply[0]), states=states)
+    return Decision(allowed=bool(reply[0]), states=states, at_ms=int(reply[-1]))

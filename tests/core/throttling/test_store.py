@@ -100,3 +100,74 @@ def test_the_redis_script_and_the_in_process_fallback_agree(redis_server):
         now += (step * 7919 % 13) * 0.7  # 0 to 8.4 s apart, deterministic
         # then every decision and every limit's state is the same
         assert shared.hit(limits, now=now) == memory.hit(limits, now=now), step
+
+
+def test_a_refund_gives_back_one_request(store):
+    # given a full window
+    limits = [limit("a", "5/minute")]
+    hits = [store.hit(limits, now=T0 + i) for i in range(5)]
+    assert not store.hit(limits, now=T0 + 10).allowed
+    # when two of its requests are given back (logins that succeeded)
+    store.refund(limits, hits[1].at_ms)
+    store.refund(limits, hits[3].at_ms)
+    # then exactly two more fit
+    assert [store.hit(limits, now=T0 + 11 + i).allowed for i in range(3)] == [True, True, False]
+
+
+def test_a_refund_never_goes_below_zero(store):
+    limits = [limit("a", "3/minute")]
+    store.refund(limits, int(T0 * 1000))  # nothing was counted
+    assert [store.hit(limits, now=T0 + i).allowed for i in range(4)] == [True] * 3 + [False]
+
+
+def test_a_check_only_limit_refuses_but_is_never_charged(store):
+    charged = Limit(key="fail", rate=parse_rate("2/minute"))
+    checked = Limit(key="fail", rate=parse_rate("2/minute"), counted=False)
+    other = limit("other", "100/minute")
+    # requests that are only checked against it pass and leave it as it was
+    for i in range(5):
+        decision = store.hit([other, checked], now=T0 + i)
+        assert decision.allowed and decision.states[1].count == 0
+    # once failures fill it, it refuses the checked requests, and charges nothing else
+    store.hit([charged], now=T0 + 6)
+    store.hit([charged], now=T0 + 7)
+    refused = store.hit([other, checked], now=T0 + 8)
+    assert not refused.allowed
+    assert refused.states[0].count == 5
+
+
+def test_reservations_and_refunds_stay_exact_under_concurrency(redis_server):
+    """The login budget: attempts are charged before the password is checked and successes
+    given back; 60 concurrent attempts (20 of them successes) against 5/minute + 20/day."""
+    import threading
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    limits = [limit("acct:m", "5/minute"), limit("acct:d", "20/day")]
+    results: list[tuple[str, bool]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(60)
+
+    def attempt(kind: str) -> None:
+        store = RedisWindowStore(redis.Redis.from_url(redis_server.url))
+        start.wait(timeout=30)
+        decision = store.hit(limits, now=T0)
+        if decision.allowed and kind == "success":
+            store.refund(limits, decision.at_ms)
+        with lock:
+            results.append((kind, decision.allowed))
+
+    threads = [
+        threading.Thread(target=attempt, args=("success" if n % 3 == 0 else "failure",))
+        for n in range(60)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    failures_checked = sum(1 for kind, allowed in results if kind == "failure" and allowed)
+    # then never more than 5 failures were checked, and exactly those stay counted
+    assert len(results) == 60
+    assert 1 <= failures_checked <= 5
+    after = RedisWindowStore(client).hit(limits, now=T0 + 1)
+    assert after.states[0].count - (1 if after.allowed else 0) == failures_checked
