@@ -9,6 +9,7 @@ the reference's decision and every limit's state, request after request.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -43,7 +44,10 @@ class ReferenceWindow:
       in that window; it is then counted in every limit, and in none when refused;
     - ``retry_after``: until enough of the oldest counted requests have left the window for one
       more to fit; ``reset``: until the oldest counted request leaves it (a whole period when
-      none is counted).
+      none is counted);
+    - a limit that is not ``counted`` may refuse a request but is never charged by it;
+    - a refund gives back one request counted at a given time, in the bucket it was counted in
+      (nothing when that bucket holds none any more).
     """
 
     def __init__(self) -> None:
@@ -65,15 +69,27 @@ class ReferenceWindow:
         allowed = all(retry == 0 for _, _, retry, _ in states)
         if allowed:
             for state in states:
-                self.counted[state[0].key].append(now_ms)
-                state[1] += 1
+                if state[0].counted:
+                    self.counted[state[0].key].append(now_ms)
+                    state[1] += 1
         return Decision(
             allowed=allowed,
+            at_ms=now_ms,
             states=[
                 LimitState(limit=lim, count=count, retry_after=retry / 1000, reset=reset / 1000)
                 for lim, count, retry, reset in states
             ],
         )
+
+    def refund(self, limits: Sequence[Limit], at_ms: int) -> None:
+        for limit in limits:
+            same_bucket = [
+                t
+                for t in self.counted[limit.key]
+                if t // limit.bucket_ms == at_ms // limit.bucket_ms
+            ]
+            if same_bucket:
+                self.counted[limit.key].remove(same_bucket[0])
 
 
 requests = st.lists(
@@ -81,6 +97,10 @@ requests = st.lists(
         # milliseconds since the previous request: bursts, gaps of a bucket, of a whole period
         st.one_of(st.integers(0, 50), st.integers(0, 5_000), st.integers(0, 4_000_000)),
         st.lists(st.sampled_from(KEYS), min_size=1, max_size=3, unique=True),
+        # whether the first limit is checked only (``counted=False``), and whether the request
+        # is then given back (a login that succeeded)
+        st.booleans(),
+        st.booleans(),
     ),
     min_size=1,
     max_size=60,
@@ -105,15 +125,21 @@ def test_redis_and_memory_stores_follow_the_reference(redis_client, rates, seq):
     memory = MemoryWindowStore()
     limits_of = {key: Limit(key=key, rate=parse_rate(rate)) for key, rate in rates.items()}
     now_ms = 0
-    for step, (gap_ms, keys) in enumerate(seq):
+    for step, (gap_ms, keys, check_only_first, give_back) in enumerate(seq):
         # when the same request reaches all three
         now_ms += gap_ms
         now = T0 + now_ms / 1000
         limits = [limits_of[key] for key in keys]
+        if check_only_first:
+            limits[0] = dataclasses.replace(limits[0], counted=False)
         expected = reference.hit(limits, now)
         # then each answers exactly what the reference does
         assert shared.hit(limits, now=now) == expected, (step, "redis")
         assert memory.hit(limits, now=now) == expected, (step, "memory")
+        if expected.allowed and give_back:
+            charged = [limit for limit in limits if limit.counted]
+            for store in (reference, shared, memory):
+                store.refund(charged, expected.at_ms)
 
 
 def test_the_reference_allows_exactly_the_limit_in_a_burst():
