@@ -2,7 +2,7 @@
 
 Public API::
 
-    from core.localservers import LocalServers, PostgresCluster, RedisServer
+    from core.localservers import LocalServers, PostgresCluster, RedisServer, SentinelRedis
 
     with LocalServers(replicas=1) as servers:       # or PostgresCluster / RedisServer alone
         servers.env()  # {"DATABASE_URL": ..., "DATABASE_REPLICA_URLS": ..., "REDIS_URL": ...}
@@ -19,6 +19,7 @@ from core.localservers.binaries import MissingBinary, postgres_bin_dir, redis_se
 from core.localservers.postgres import PostgresCluster, PostgresServer
 from core.localservers.processes import ServerStartError, free_port
 from core.localservers.redis import RedisServer
+from core.localservers.sentinel import SentinelRedis
 from core.localservers.stack import LocalServers
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "PostgresCluster",
     "PostgresServer",
     "RedisServer",
+    "SentinelRedis",
     "ServerStartError",
     "free_port",
     "postgres_bin_dir",
