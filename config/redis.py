@@ -8,6 +8,7 @@ sentinels" wherever the app builds a client (``core/redis_connections.py``).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -41,3 +42,25 @@ def celery_sentinel_broker_url(sentinels: list[tuple[str, int]], db: int = 0) ->
     """kombu's form: one ``sentinel://`` URL per sentinel, joined by ``;`` (the master's name
     goes into the transport options, ``master_name``)."""
     return ";".join(f"sentinel://{host}:{port}/{db}" for host, port in sentinels)
+
+
+def sentinel_cache_options(
+    options: dict[str, Any], sentinels: list[tuple[str, int]], socket_timeout: float
+) -> dict[str, Any]:
+    """django-redis's OPTIONS for the master the sentinels name.
+
+    https://github.com/jazzband/django-redis#use-the-sentinel-connection-factory
+    The factory asks the sentinels for the master. django-redis's SentinelClient is not used:
+    it sends reads to replicas, and the version keys and pins must be read where they were
+    just written (a replica is milliseconds behind, and a pin that is not there yet is a stale
+    read of the database).
+    """
+    return {
+        **options,
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": sentinels,
+        "SENTINEL_KWARGS": {
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": socket_timeout,
+        },
+    }

@@ -10,7 +10,13 @@ from pathlib import Path
 import dj_database_url
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
-from config.redis import celery_sentinel_broker_url, parse_sentinels, sentinel_url, through_sentinel
+from config.redis import (
+    celery_sentinel_broker_url,
+    parse_sentinels,
+    sentinel_cache_options,
+    sentinel_url,
+    through_sentinel,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -151,6 +157,12 @@ REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "myhibachi")
 # Each question to a sentinel; a dead one costs at most this before the next is asked.
 REDIS_SENTINEL_SOCKET_TIMEOUT = env_float("REDIS_SENTINEL_SOCKET_TIMEOUT", 0.25)
 REDIS_URL = env_str("REDIS_URL", sentinel_url(REDIS_SENTINEL_MASTER) if REDIS_SENTINELS else None)
+# A read-your-writes pin (core/db/pins.py) must survive a Redis failover: the request that
+# wrote waits (WAIT) until this many Redis replicas hold its pin, at most this long. 0: no wait.
+# A pin that reached no replica in time is only on the master: lost if it dies in the next
+# moment (docs/redis-failover.md, "The pin window").
+REPLICA_PIN_REDIS_REPLICAS = env_int("REPLICA_PIN_REDIS_REPLICAS", 1 if REDIS_SENTINELS else 0)
+REPLICA_PIN_REDIS_WAIT_MS = env_int("REPLICA_PIN_REDIS_WAIT_MS", 50)
 # Environments sharing one Redis are kept apart by the key prefix. Cached results also carry
 # RELEASE in their keys (core/cache/keys.py), so a deploy never unpickles values written by other
 # code; RELEASE stays out of KEY_PREFIX because pins and throttle counters must survive a rolling
@@ -172,20 +184,9 @@ CACHE_REDIS_OPTIONS = {
     "COMPRESSOR": "core.cache.backend.LargeValueZlibCompressor",
 }
 if through_sentinel(REDIS_URL, REDIS_SENTINEL_MASTER, REDIS_SENTINELS):
-    # https://github.com/jazzband/django-redis#use-the-sentinel-connection-factory
-    # The factory asks the sentinels for the master. django-redis's SentinelClient is not used:
-    # it sends reads to replicas, and the version keys and pins must be read where they were
-    # just written (a replica is milliseconds behind, and a pin that is not there yet is a
-    # stale read of the database).
-    CACHE_REDIS_OPTIONS = {
-        **CACHE_REDIS_OPTIONS,
-        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
-        "SENTINELS": REDIS_SENTINELS,
-        "SENTINEL_KWARGS": {
-            "socket_timeout": REDIS_SENTINEL_SOCKET_TIMEOUT,
-            "socket_connect_timeout": REDIS_SENTINEL_SOCKET_TIMEOUT,
-        },
-    }
+    CACHE_REDIS_OPTIONS = sentinel_cache_options(
+        CACHE_REDIS_OPTIONS, REDIS_SENTINELS, REDIS_SENTINEL_SOCKET_TIMEOUT
+    )
 if REDIS_URL:
     # django-prometheus's subclass of django-redis's backend counts gets, hits and misses.
     CACHES = {
