@@ -51,6 +51,10 @@ class SentinelServer:
     def running(self) -> bool:
         return self._process is not None and self._process.alive()
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self, *, master_name: str, master_port: int, settings: dict[str, int]) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
