@@ -234,11 +234,17 @@ class SentinelRedis:
 
     # ------------------------------------------------------------------ waiting
     def _replica_in_sync(self) -> bool:
-        try:
-            info = self.servers[1].client().info("replication")
-        except redis.RedisError:
-            return False
-        return info.get("master_link_status") == "up"
+        return self._replica_in_sync_with(self.servers[1])()
+
+    def _replica_in_sync_with(self, replica: RedisServer):  # type: ignore[no-untyped-def]
+        def in_sync() -> bool:
+            try:
+                info = replica.client().info("replication")
+            except redis.RedisError:
+                return False
+            return info.get("master_link_status") == "up"
+
+        return in_sync
 
     def _sentinels_agree(self) -> bool:
         """Every sentinel knows the master, the replica and the two other sentinels."""

@@ -117,6 +117,28 @@ def code(response) -> str:  # type: ignore[no-untyped-def]
     return f"{response.status_code}:{(response.json() or {}).get('code', '')}"
 
 
+def test_a_pin_waits_for_the_redis_replica_and_is_counted_when_it_is_not_there(
+    through_sentinel, counters
+):
+    group = through_sentinel
+    # given the replica in sync: a pin is acknowledged by it before the request answers
+    store.pin_user(4242, 60)
+    assert counters(metrics.PINS, "user_not_replicated") == 0
+    key = caches["default"].make_key("db-pin:user:4242")
+    assert group.replica().client().get(key) is not None  # already on the replica
+    # when the replica is down, a pin is still written (on the master, after the 50 ms wait)
+    replica = group.replica()
+    replica.stop()
+    try:
+        store.pin_user(4243, 60)
+        # then it counts as not replicated (the window docs/redis-failover.md describes)
+        assert counters(metrics.PINS, "user_not_replicated") == 1
+        assert store.user_pinned(4243) is True
+    finally:
+        replica.start()
+        group._wait(group._replica_in_sync_with(replica), 30, "the replica did not resync")
+
+
 def test_killing_the_redis_master_fails_only_closed_throttle_scopes_until_promotion(
     pg_cluster, through_sentinel, counters
 ):
