@@ -149,11 +149,11 @@ def mix_cost(costs: dict[str, EndpointCost], mix: dict[str, float]) -> MixCost:
 
     primary = [n for n in weights if n in PRIMARY_SCENARIOS]
     replica = [n for n in weights if n not in PRIMARY_SCENARIOS]
-    rated = [n for n in weights if costs[n].cache_hit_rate is not None]
+    rates = {n: c.cache_hit_rate for n in weights if (c := costs[n]).cache_hit_rate is not None}
     hit_rate = None
-    if rated:
-        hit_rate = sum(weights[n] * costs[n].cache_hit_rate for n in rated) / sum(  # type: ignore[misc]
-            weights[n] for n in rated
+    if rates:
+        hit_rate = sum(weights[n] * rate for n, rate in rates.items()) / sum(
+            weights[n] for n in rates
         )
     return MixCost(
         backend_ms=weighted("backend_ms"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import redis
 from redis.backoff import NoBackoff
@@ -178,8 +179,7 @@ class SentinelRedis:
         """The master's port as the first sentinel that answers says."""
         for sentinel in self.sentinels:
             with contextlib.suppress(redis.RedisError):
-                _, port = sentinel.client().sentinel_get_master_addr_by_name(self.master_name)
-                return int(port)
+                return self._master_port_from(sentinel)
         return None
 
     def master(self) -> RedisServer:
@@ -203,10 +203,9 @@ class SentinelRedis:
             ports = set()
             for sentinel in self.sentinels:
                 try:
-                    _, port = sentinel.client().sentinel_get_master_addr_by_name(self.master_name)
+                    ports.add(self._master_port_from(sentinel))
                 except redis.RedisError:
                     return False
-                ports.add(int(port))
             if len(ports) != 1 or old.port in ports:
                 return False
             new = next(s for s in self.servers if s.port in ports)
@@ -232,6 +231,11 @@ class SentinelRedis:
 
         self._wait(replicating, timeout, "the old master did not rejoin as a replica")
 
+    def _master_port_from(self, sentinel: SentinelServer) -> int:
+        address = sentinel.client().sentinel_get_master_addr_by_name(self.master_name)
+        _, port = cast("tuple[str, int]", address)
+        return int(port)
+
     # ------------------------------------------------------------------ waiting
     def _replica_in_sync(self) -> bool:
         return self._replica_in_sync_with(self.servers[1])()
@@ -250,7 +254,7 @@ class SentinelRedis:
         """Every sentinel knows the master, the replica and the two other sentinels."""
         for sentinel in self.sentinels:
             try:
-                state = sentinel.client().sentinel_master(self.master_name)
+                state = cast("dict[str, Any]", sentinel.client().sentinel_master(self.master_name))
             except redis.RedisError:
                 return False
             if int(state.get("num-other-sentinels", 0)) < SENTINELS - 1:
