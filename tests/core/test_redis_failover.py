@@ -216,3 +216,26 @@ def test_killing_the_redis_master_fails_only_closed_throttle_scopes_until_promot
     # and the old master rejoins as a replica of the new one
     group.rejoin(old)
     assert old.client().info("replication")["role"] == "slave"
+
+
+def test_celery_publishes_through_the_sentinels_to_whichever_server_is_master(sentinel_redis):
+    # given: the group after the failover above (the master is no longer the first server)
+    from kombu import Connection
+
+    from config.redis import celery_sentinel_broker_url
+    from config.settings.base import broker_transport_options
+
+    url = celery_sentinel_broker_url(sentinel_redis.sentinel_addresses)
+    options = {**broker_transport_options(url), "master_name": sentinel_redis.master_name}
+    name = f"failover-{uuid.uuid4().hex[:6]}"
+    # when: a message is published through kombu's sentinel transport
+    with Connection(url, transport_options=options) as connection:
+        queue = connection.SimpleQueue(name)
+        queue.put({"booking": 1})
+        # then: it is on the master the sentinels name now (kombu keeps a queue as a list)
+        assert sentinel_redis.master().client().llen(name) == 1
+        # and a consumer gets it from there
+        message = queue.get(timeout=5)
+        message.ack()
+        queue.close()
+    assert message.payload == {"booking": 1}
