@@ -275,10 +275,29 @@ def fault_replay_paused(stack: ProductionStack, timing: Timing) -> None:
 
 
 def fault_redis_restart(stack: ProductionStack, timing: Timing) -> None:
-    redis = stack.servers.redis
-    redis.stop()
+    """All of the cache's Redis down for a while: with Sentinel, master and replica both (the
+    sentinels find no replica to promote, and the master comes back as master)."""
+    if stack.sentinel is None:
+        servers = [stack.servers.redis]
+    else:
+        servers = [stack.sentinel.master(), stack.sentinel.replica()]
+    for server in servers:
+        server.stop()
     time.sleep(timing.hold)
-    redis.start()
+    for server in servers:
+        server.start()
+
+
+def fault_redis_failover(stack: ProductionStack, timing: Timing) -> None:
+    """SIGKILL the Redis master; the sentinels promote the replica, the app follows it; then
+    the old master comes back empty and the sentinels make it the new master's replica."""
+    group = stack.sentinel
+    if group is None:
+        raise RuntimeError("the redis-failover phase needs ProductionStack(redis_failover=True)")
+    old = group.kill_master()
+    group.wait_for_failover(old, timeout=30)
+    time.sleep(timing.hold)
+    group.rejoin(old, timeout=60)
 
 
 def fault_backend_killed(stack: ProductionStack, timing: Timing) -> None:
@@ -311,6 +330,11 @@ FAULTS: list[tuple[str, str, Callable[[ProductionStack, Timing], None]]] = [
     ("replica-restart", "the replica stopped, then started again", fault_replica_restart),
     ("replay-paused", "replica replay paused past the lag budget", fault_replay_paused),
     ("redis-restart", "Redis (cache) stopped, then started again", fault_redis_restart),
+    (
+        "redis-failover",
+        "the Redis master SIGKILLed; Sentinel promotes its replica; the old one rejoins",
+        fault_redis_failover,
+    ),
     ("backend-killed", "one backend killed (SIGTERM), then started", fault_backend_killed),
     ("reloads", "gunicorn HUP, then nginx reload", fault_reloads),
     ("primary-restart", "the primary stopped, then started again", fault_primary_restart),
@@ -548,6 +572,8 @@ def chaos_stack() -> Iterator[ProductionStack]:
         # The app's throttles are proven elsewhere: here every failure is a fault's.
         env={"THROTTLE_ENABLED": "false"},
         worker_metrics_port=None,
+        # The cache Redis through three sentinels (the redis-failover phase).
+        redis_failover=True,
     )
     try:
         stack.start()

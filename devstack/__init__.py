@@ -2,7 +2,7 @@
 
 Public API::
 
-    from devstack import LocalServers, PostgresCluster, RedisServer
+    from devstack import LocalServers, PostgresCluster, RedisServer, SentinelRedis
 
     with LocalServers(replicas=1) as servers:       # or PostgresCluster / RedisServer alone
         servers.env()  # {"DATABASE_URL": ..., "DATABASE_REPLICA_URLS": ..., "REDIS_URL": ...}
@@ -19,6 +19,7 @@ from devstack.binaries import MissingBinary, postgres_bin_dir, redis_server_bina
 from devstack.postgres import PostgresCluster, PostgresServer
 from devstack.processes import ServerStartError, free_port
 from devstack.redis import RedisServer
+from devstack.sentinel import SentinelRedis
 from devstack.stack import LocalServers
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "PostgresCluster",
     "PostgresServer",
     "RedisServer",
+    "SentinelRedis",
     "ServerStartError",
     "free_port",
     "postgres_bin_dir",

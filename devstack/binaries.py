@@ -68,3 +68,15 @@ def redis_server_binary() -> Path:
     if not found or not os.access(found, os.X_OK):
         raise MissingBinary(f"redis-server was not found. {INSTALL_HINT}")
     return Path(found)
+
+
+def redis_sentinel_binary() -> Path:
+    """Return the redis-sentinel executable: ``$REDIS_SENTINEL``, PATH, or /usr/bin (Debian's
+    ``redis-sentinel`` package: a link that redis-server's code runs in sentinel mode)."""
+    configured = os.environ.get("REDIS_SENTINEL")
+    found = configured or shutil.which("redis-sentinel")
+    if not found and os.access("/usr/bin/redis-sentinel", os.X_OK):
+        found = "/usr/bin/redis-sentinel"
+    if not found or not os.access(found, os.X_OK):
+        raise MissingBinary(f"redis-sentinel was not found. {INSTALL_HINT}")
+    return Path(found)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from pathlib import Path
 
@@ -140,6 +141,12 @@ class RedisServer:
             self._process.stop()
             self._process = None
         forget_at_exit(self)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would; ``start()`` brings it back, empty."""
+        if self._process is not None:
+            self._process.kill_group(signal.SIGKILL)
+        self.stop()
 
     def cleanup(self) -> None:
         if self._own_base_dir and not self.keep_files and not self.running:

@@ -39,6 +39,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from config.redis import sentinel_url
 from deploy.nginx.render import NginxSite
 from devstack.binaries import MissingBinary
 from devstack.celery import CeleryBeat, CeleryWorker
@@ -46,6 +47,7 @@ from devstack.gunicorn import PROJECT_ROOT, GunicornServer
 from devstack.nginx import NginxServer
 from devstack.processes import LOOPBACK, ServerStartError, free_port
 from devstack.redis import RedisServer
+from devstack.sentinel import SentinelRedis
 from devstack.stack import LocalServers
 
 GUNICORN_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
@@ -86,6 +88,8 @@ class ProductionStack:
     A port of ``None`` is a free one chosen at start (tests run stacks next to anything).
     ``env`` is added to the backends' environment (e.g. ``THROTTLE_ENABLED=false``).
     ``limit_exempt``: client addresses nginx's rate limit does not count (a load generator).
+    ``redis_failover``: the cache Redis is a master, its replica and three sentinels
+    (``SentinelRedis``; docs/redis-failover.md), and the app finds the master through them.
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class ProductionStack:
         env: dict[str, str] | None = None,
         task_workers: int = 1,
         worker_metrics_port: int | None = DEFAULT_WORKER_METRICS_PORT,
+        redis_failover: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.backend_ports = list(backend_ports)
@@ -124,6 +129,8 @@ class ProductionStack:
         self.task_workers = task_workers
         self.worker_metrics_port = worker_metrics_port
         self.broker: RedisServer | None = None
+        self.redis_failover = redis_failover
+        self.sentinel: SentinelRedis | None = None
         self.celery_workers: list[CeleryWorker] = []
         self.beat: CeleryBeat | None = None
         self._secret_key = secrets.token_urlsafe(50)
@@ -147,8 +154,16 @@ class ProductionStack:
             )
             say("starting PostgreSQL (primary + streaming replica) and Redis")
             self.servers = LocalServers(
-                replicas=self.replicas, base_dir=self.state_dir, redis_args=REDIS_ARGS
+                replicas=self.replicas,
+                base_dir=self.state_dir,
+                redis_args=REDIS_ARGS,
+                redis=not self.redis_failover,
             ).start()
+            if self.redis_failover:
+                say("starting Redis master + replica and three sentinels")
+                self.sentinel = SentinelRedis(
+                    base_dir=self.state_dir / "redis-sentinel", extra_args=REDIS_ARGS
+                ).start()
             if self.task_workers:
                 self.broker = RedisServer(
                     base_dir=self.state_dir / "broker", extra_args=BROKER_ARGS
@@ -193,6 +208,8 @@ class ProductionStack:
             worker.stop()
         if self.broker is not None:
             self.broker.stop()
+        if self.sentinel is not None:
+            self.sentinel.stop()
         if self.servers is not None:
             self.servers.stop()
 
@@ -307,6 +324,9 @@ class ProductionStack:
             env["SITE_URL"] = f"http://{LOOPBACK}:{self.nginx_port}"  # links in emails
         if self.servers is not None:
             env.update(self.servers.env())
+        if self.sentinel is not None:
+            env.update(self.sentinel.env())
+            env["REDIS_URL"] = sentinel_url(self.sentinel.master_name)
         if self.broker is not None:
             env["CELERY_BROKER_URL"] = self.broker.url
         env.update(self.extra_env)
@@ -388,6 +408,27 @@ class ProductionStack:
                     "log": str(self.servers.redis.base_dir / "redis.log"),
                 }
             )
+        if self.sentinel is not None:
+            for server in self.sentinel.servers:
+                processes.append(
+                    {
+                        "name": f"redis {server.base_dir.name}",
+                        "kind": "redis",
+                        "pid": server.pid,
+                        "url": server.url if server.port else None,
+                        "log": str(server.base_dir / "redis.log"),
+                    }
+                )
+            for sentinel in self.sentinel.sentinels:
+                processes.append(
+                    {
+                        "name": f"redis {sentinel.base_dir.name}",
+                        "kind": "sentinel",
+                        "pid": sentinel.pid,
+                        "url": f"redis://{LOOPBACK}:{sentinel.port}",
+                        "log": str(sentinel.base_dir / "sentinel.log"),
+                    }
+                )
         if self.broker is not None:
             processes.append(
                 {
@@ -493,6 +534,7 @@ def serve(args: argparse.Namespace) -> int:
         threads=args.threads,
         demo_data=not args.no_demo_data,
         micro_cache=not args.no_micro_cache,
+        redis_failover=args.redis_failover,
     )
     base = {"supervisor_pid": os.getpid(), "state_dir": str(state_dir)}
     write_state(state_dir, {**base, "state": "starting"})
@@ -579,6 +621,8 @@ def _serve_args(args: argparse.Namespace) -> list[str]:
         argv.append("--no-demo-data")
     if args.no_micro_cache:
         argv.append("--no-micro-cache")
+    if args.redis_failover:
+        argv.append("--redis-failover")
     return argv
 
 
@@ -677,6 +721,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("STACK_THREADS", 4)))
     parser.add_argument("--no-demo-data", action="store_true", help="skip seed_demo")
     parser.add_argument("--no-micro-cache", action="store_true", help="nginx caches nothing")
+    parser.add_argument(
+        "--redis-failover",
+        action="store_true",
+        default=os.environ.get("STACK_REDIS_FAILOVER", "") not in ("", "0", "false"),
+        help="Redis master + replica + three sentinels ($STACK_REDIS_FAILOVER)",
+    )
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for up/down")
     args = parser.parse_args(argv)
     args.state_dir = args.state_dir.resolve()

@@ -10,6 +10,13 @@ from pathlib import Path
 import dj_database_url
 
 from config.env import env_bool, env_float, env_int, env_list, env_str, site_url
+from config.redis import (
+    celery_sentinel_broker_url,
+    parse_sentinels,
+    sentinel_cache_options,
+    sentinel_url,
+    through_sentinel,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -162,7 +169,21 @@ REPLICA_PRIMARY_MODELS = ["sessions.Session"]
 # ------------------------------------------------------------------------------ cache
 # One Redis for cached results (core/cache), read-your-writes pins (core/db/pins.py) and, by
 # default, the throttle counters. Unset: the local-memory cache of the embedded default.
-REDIS_URL = env_str("REDIS_URL")
+# Either one server (REDIS_URL) or, for failover, the master Redis Sentinel names:
+# REDIS_SENTINELS=host:port,... and REDIS_SENTINEL_MASTER (docs/redis-failover.md). Then
+# REDIS_URL defaults to redis://<master>/0, a URL every Redis client here resolves through the
+# sentinels (core/redis_connections.py).
+REDIS_SENTINELS = parse_sentinels(env_str("REDIS_SENTINELS"))
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "myhibachi")
+# Each question to a sentinel; a dead one costs at most this before the next is asked.
+REDIS_SENTINEL_SOCKET_TIMEOUT = env_float("REDIS_SENTINEL_SOCKET_TIMEOUT", 0.25)
+REDIS_URL = env_str("REDIS_URL", sentinel_url(REDIS_SENTINEL_MASTER) if REDIS_SENTINELS else None)
+# A read-your-writes pin (core/db/pins.py) must survive a Redis failover: the request that
+# wrote waits (WAIT) until this many Redis replicas hold its pin, at most this long. 0: no wait.
+# A pin that reached no replica in time is only on the master: lost if it dies in the next
+# moment (docs/redis-failover.md, "The pin window").
+REPLICA_PIN_REDIS_REPLICAS = env_int("REPLICA_PIN_REDIS_REPLICAS", 1 if REDIS_SENTINELS else 0)
+REPLICA_PIN_REDIS_WAIT_MS = env_int("REPLICA_PIN_REDIS_WAIT_MS", 50)
 # Environments sharing one Redis are kept apart by the key prefix. Cached results also carry
 # RELEASE in their keys (core/cache/keys.py), so a deploy never unpickles values written by other
 # code; RELEASE stays out of KEY_PREFIX because pins and throttle counters must survive a rolling
@@ -183,6 +204,10 @@ CACHE_REDIS_OPTIONS = {
     # zlib for values over 1 KiB (lists of posts); small ones (versions, locks, pins) as they are.
     "COMPRESSOR": "core.cache.backend.LargeValueZlibCompressor",
 }
+if through_sentinel(REDIS_URL, REDIS_SENTINEL_MASTER, REDIS_SENTINELS):
+    CACHE_REDIS_OPTIONS = sentinel_cache_options(
+        CACHE_REDIS_OPTIONS, REDIS_SENTINELS, REDIS_SENTINEL_SOCKET_TIMEOUT
+    )
 if REDIS_URL:
     # django-prometheus's subclass of django-redis's backend counts gets, hits and misses.
     CACHES = {
@@ -403,7 +428,13 @@ SITE_URL = site_url(env_str("SITE_URL", "http://127.0.0.1:8000"))
 # Celery reads every CELERY_* setting here (config/celery.py). The broker defaults to the same
 # Redis; amqp://... (RabbitMQ) works by URL. Without a broker (the embedded default) tasks run
 # eagerly, in the process that enqueued them, right after the transaction commits.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+# With REDIS_SENTINELS, the broker is the master CELERY_BROKER_SENTINEL_MASTER (default: the
+# cache's) found through the same sentinels: kombu's sentinel:// transport.
+CELERY_BROKER_SENTINEL_MASTER = env_str("CELERY_BROKER_SENTINEL_MASTER", REDIS_SENTINEL_MASTER)
+CELERY_BROKER_URL = env_str(
+    "CELERY_BROKER_URL",
+    celery_sentinel_broker_url(REDIS_SENTINELS) if REDIS_SENTINELS else REDIS_URL,
+)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
 # Results are not used: tasks record their outcome in the database (sent notifications,
 # processed provider events, dead letters). Set one to inspect results by task id.
@@ -458,6 +489,13 @@ def broker_transport_options(url: str | None) -> dict:
                 "health_check_interval": 25,
             }
         )
+    if (url or "").startswith("sentinel://"):
+        # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html
+        options["master_name"] = CELERY_BROKER_SENTINEL_MASTER
+        options["sentinel_kwargs"] = {
+            "socket_timeout": REDIS_SENTINEL_SOCKET_TIMEOUT,
+            "socket_connect_timeout": REDIS_SENTINEL_SOCKET_TIMEOUT,
+        }
     return options
 
 

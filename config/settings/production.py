@@ -10,7 +10,9 @@ from .base import *  # noqa: F403
 SECRET_KEY = env_required("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env_required("DJANGO_ALLOWED_HOSTS").split(",")
 env_required("DATABASE_URL")  # read by base.py; required here so SQLite is never used by mistake
-env_required("REDIS_URL")
+# With REDIS_SENTINELS (base.py), REDIS_URL defaults to the URL naming the Sentinel master.
+if not REDIS_SENTINELS:
+    env_required("REDIS_URL")
 DEBUG = False
 # Links in emails: unset, https:// and the first allowed host (the public name clients use).
 _public_host = ALLOWED_HOSTS[0].strip().lstrip(".")

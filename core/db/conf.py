@@ -19,6 +19,8 @@ DEFAULTS: dict[str, object] = {
     "REPLICA_PRIMARY_MODELS": ["sessions.Session"],
     "REPLICA_PIN_CACHE": "default",
     "REPLICA_PROBE_TIMEOUT_SECONDS": 2,
+    "REPLICA_PIN_REDIS_REPLICAS": 0,
+    "REPLICA_PIN_REDIS_WAIT_MS": 50,
 }
 
 

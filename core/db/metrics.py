@@ -28,7 +28,8 @@ FALLBACKS = Counter(
 )
 PINS = Counter(
     "db_router_pins",
-    "Read-your-writes pins recorded after a write, by kind (user, cookie).",
+    "Read-your-writes pins recorded after a write, by kind (user, cookie; user_not_replicated: "
+    "a user pin no Redis replica confirmed within REPLICA_PIN_REDIS_WAIT_MS).",
     ["kind"],
 )
 HEALTH_CHECKS = Counter(

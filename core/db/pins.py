@@ -63,7 +63,27 @@ class PinStore:
         return caches[conf.get("REPLICA_PIN_CACHE")]
 
     def pin_user(self, user_id: Any, seconds: float) -> None:
-        self._call(self.cache.set, USER_PIN_KEY.format(user_id=user_id), 1, max(1, round(seconds)))
+        key, timeout = USER_PIN_KEY.format(user_id=user_id), max(1, round(seconds))
+        replicas = int(conf.get("REPLICA_PIN_REDIS_REPLICAS"))
+        client = getattr(self.cache, "client", None)
+        if replicas > 0 and hasattr(client, "get_client"):  # django-redis
+            self._call(self._set_on_replicas, client, key, timeout, replicas)
+        else:
+            self._call(self.cache.set, key, 1, timeout)
+
+    def _set_on_replicas(self, client: Any, key: str, timeout: int, replicas: int) -> int:
+        """SET the pin and WAIT for ``replicas`` Redis replicas to hold it, on one connection
+        (WAIT counts the writes of its own connection: a pool may hand the next command
+        another one). Redis replicates asynchronously; without the wait a pin acknowledged by
+        the master alone dies with it, and after the failover this client reads a replica
+        that may not have its write yet. Returns how many replicas confirmed in time."""
+        pipe = client.get_client(write=True).pipeline(transaction=False)
+        pipe.set(self.cache.make_key(key), client.encode(1), ex=timeout)
+        pipe.wait(replicas, int(conf.get("REPLICA_PIN_REDIS_WAIT_MS")))
+        confirmed = int(pipe.execute()[1])
+        if confirmed < replicas:
+            metrics.PINS.labels("user_not_replicated").inc()
+        return confirmed
 
     def user_pinned(self, user_id: Any) -> bool | None:
         """True/False, or None when the cache cannot say."""

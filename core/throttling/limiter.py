@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from core.circuit_breaker import CircuitBreaker
 from core.http.client_ip import client_ip_bucket
 from core.http.errors import ServiceUnavailable
+from core.redis_connections import redis_client
 from core.throttling.rates import Rate, parse_rate
 from core.throttling.store import (
     Decision,
@@ -128,9 +129,7 @@ class Limiter:
         self.flags = MemoryFlags()
         self.shared: RedisWindowStore | None = None
         if redis_url:
-            client = redis.Redis.from_url(
-                redis_url, socket_timeout=0.25, socket_connect_timeout=0.25
-            )
+            client = redis_client(redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
             self.shared = RedisWindowStore(client)
         self.breaker = CircuitBreaker("throttle-redis", failure_threshold=3, cooldown_seconds=5)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the servers the integration tests start are installed: PostgreSQL (15+, with
-# initdb, postgres and pg_basebackup from one version), Redis, nginx. The test harness
+# initdb, postgres and pg_basebackup from one version), Redis and Redis Sentinel, nginx. The test harness
 # (devstack) looks in the same places: PATH, then /usr/lib/postgresql/*/bin.
 # Also wrk, the benchmark's load generator; promtool (Debian package prometheus), which checks
 # and unit-tests the alert rules; and
@@ -39,6 +39,8 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   [[ " ${missing[*]} " == *" postgresql "* ]] || missing+=(postgresql)
 fi
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+# Redis Sentinel (docs/redis-failover.md): the failover tests start three next to Redis.
+command -v redis-sentinel >/dev/null 2>&1 || [ -x /usr/bin/redis-sentinel ] || missing+=(redis-sentinel)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ] || missing+=(prometheus)
 # The benchmark's load generator (bench/, `make bench`; its smoke run is part of `make test`).

@@ -129,7 +129,9 @@ def test_backends_wait_for_migrations_and_use_primary_replica_and_redis():
         assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
         assert "@postgres-primary:5432/" in env["DATABASE_URL"]
         assert "@postgres-replica:5432/" in env["DATABASE_REPLICA_URLS"]
-        assert env["REDIS_URL"] == "redis://redis:6379/0"
+        # Redis through Sentinel (issue 18): the URL names the master, the sentinels find it
+        assert env["REDIS_URL"] == "redis://myhibachi/0"
+        assert env["REDIS_SENTINEL_MASTER"] == "myhibachi"
         assert backend["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
         # secrets come from the environment of whoever starts it, never from the file
         assert env["DJANGO_SECRET_KEY"].startswith("${DJANGO_SECRET_KEY:?")
@@ -207,3 +209,35 @@ def test_every_file_compose_mounts_or_builds_exists():
             if source.startswith("."):
                 assert (DOCKER / source).exists(), (name, source)
     assert (PROJECT_ROOT / "deploy" / "docker" / "nginx.conf").exists()
+
+
+def test_redis_and_the_broker_fail_over_through_three_sentinels():
+    from config.redis import parse_sentinels, through_sentinel
+
+    services = compose()["services"]
+    sentinels = [f"sentinel{n}" for n in (1, 2, 3)]
+    # each master has a replica that starts copying it
+    assert services["redis-replica"]["command"][1:4] == ["--replicaof", "redis", "6379"]
+    assert services["redis-broker-replica"]["command"][1:4] == [
+        "--replicaof",
+        "redis-broker",
+        "6379",
+    ]
+    # the broker's replica keeps what it copied, like its master, and never evicts
+    assert "noeviction" in services["redis-broker-replica"]["command"]
+    # three sentinels watch both masters with a quorum of two
+    for name in sentinels:
+        script = services[name]["command"][0]
+        assert "sentinel monitor myhibachi redis 6379 2" in script
+        assert "sentinel monitor myhibachi-broker redis-broker 6379 2" in script
+        assert "exec redis-sentinel /data/sentinel.conf" in script
+    # the app, the worker and beat find the masters through all three, and wait for them
+    for name in (*BACKENDS, "worker", "beat"):
+        env = services[name]["environment"]
+        addresses = parse_sentinels(env["REDIS_SENTINELS"])
+        assert addresses == [(s, 26379) for s in sentinels], name
+        assert through_sentinel(env["REDIS_URL"], env["REDIS_SENTINEL_MASTER"], addresses)
+        assert env["CELERY_BROKER_URL"] == ";".join(f"sentinel://{s}:26379/0" for s in sentinels)
+        assert env["CELERY_BROKER_SENTINEL_MASTER"] == "myhibachi-broker"
+        for sentinel in sentinels:
+            assert services[name]["depends_on"][sentinel] == {"condition": "service_healthy"}

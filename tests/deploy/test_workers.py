@@ -24,8 +24,12 @@ def test_compose_runs_a_worker_and_one_beat_on_a_durable_broker():
     assert worker["entrypoint"][:4] == ["celery", "-A", "config", "worker"]
     assert beat["entrypoint"][:4] == ["celery", "-A", "config", "beat"]
     # the backends publish where the worker consumes, and that is not the evicting cache
+    # (through Sentinel since issue 18: the master "myhibachi-broker" is redis-broker or, after
+    # a failover, its replica; tests/deploy/test_docker.py checks the sentinels watch it)
     for name in ("backend1", "worker", "beat"):
-        assert services[name]["environment"]["CELERY_BROKER_URL"] == "redis://redis-broker:6379/0"
+        env = services[name]["environment"]
+        assert env["CELERY_BROKER_URL"].startswith("sentinel://")
+        assert env["CELERY_BROKER_SENTINEL_MASTER"] == "myhibachi-broker"
     options = dict(zip(broker["command"][1::2], broker["command"][2::2], strict=False))
     assert options["--appendonly"] == "yes" and options["--maxmemory-policy"] == "noeviction"
     # graceful: the warm shutdown may take the longest task's hard limit (90 s)

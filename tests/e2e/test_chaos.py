@@ -1,8 +1,9 @@
 """Chaos under load, the short version of `make chaos` (bench/chaos.py): the production
 topology takes a steady mix of reads, bookings and deposit payments (with idempotency keys)
-while, in turn, the replica restarts, its replay pauses past the lag budget, Redis restarts, a
-backend is killed and restarted, gunicorn and nginx reload, and the primary restarts.
-
+while, in turn, the replica restarts, its replay pauses past the lag budget, Redis (master and
+replica) restarts, the Redis master is SIGKILLed and Sentinel promotes its replica (the app
+follows it; the old master rejoins as a replica), a backend is killed and restarted, gunicorn
+and nginx reload, and the primary restarts.
 Nothing acknowledged is lost or doubled, no slot is overbooked, no payment disagrees with its
 booking; no read fails through any fault, the primary's outage included (a replica that
 replayed all it received serves them); no write fails except during the primary's outage, and
@@ -24,7 +25,7 @@ def test_nothing_acknowledged_is_lost_and_no_read_fails_through_every_fault(tmp_
         results = run_chaos(stack, Timing.short(), log=lambda line: None)
     write_report(results, tmp_path, "pytest tests/e2e/test_chaos.py")
     phases = {phase["name"]: phase for phase in results["phases"]}
-    assert len(phases) == 7, list(phases)
+    assert len(phases) == 8, list(phases)
     for name, phase in phases.items():
         # the load really ran through the fault, reads and writes, and writes were acknowledged
         # during it (what the audit then finds on the primary)
