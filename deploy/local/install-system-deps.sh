@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the servers the integration tests start are installed: PostgreSQL (15+, with
-# initdb, postgres and pg_basebackup from one version), Redis and Redis Sentinel, nginx. The test harness
-# (devstack) looks in the same places: PATH, then /usr/lib/postgresql/*/bin.
+# initdb, postgres and pg_basebackup from one version), Redis and Redis Sentinel, nginx. The
+# test harness (devstack) looks in the same places: PATH, then /usr/lib/postgresql/*/bin.
 # Also wrk, the benchmark's load generator; promtool (Debian package prometheus), which checks
 # and unit-tests the alert rules; and
 # Chromium with its matching ChromeDriver (chromium, chromium-driver) for the admin's browser
