@@ -4,6 +4,7 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import is_valid_path
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 # Codes of the statuses Django answers by itself; others get a code from their phrase.
 CODES = {
@@ -56,3 +57,11 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Jso
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return error_response(request, 403)
+
+
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """The browsable API docs (Swagger UI). Its only renderer is an HTML template, which an
+    OPTIONS answer (DRF's metadata, no template) crashes: the page answers GET and HEAD only,
+    anything else is a 405."""
+
+    http_method_names = ["get", "head"]
