@@ -136,6 +136,16 @@ class TestQuote:
         }
         assert Booking.objects.count() == 0
 
+    def test_a_postcode_is_trimmed_before_it_is_checked(self, api_client, catalogue):
+        # " 94105"-style input is read without its surrounding spaces (docs/api-notes.md);
+        # spaces inside are not removed
+        body = order(catalogue, postcode=" 90046 ")
+        del body["address"], body["notes"]
+        assert api_client.post(QUOTE, body, format="json").json()["travel_fee"] == 2500
+        body["postcode"] = "9004 6"
+        out = assert_error(api_client.post(QUOTE, body, format="json"), 400, "validation_error")
+        assert list(out["errors"]) == ["postcode"]
+
     def test_outside_service_area(self, api_client, catalogue):
         body = order(catalogue, postcode="10001")
         del body["address"], body["notes"]
