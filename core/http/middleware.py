@@ -9,15 +9,10 @@ from core.http import views
 
 API_PREFIX = "/api/"
 
-# Headers of the replaced answer that still hold for the JSON one.
-KEPT_HEADERS = (
-    "Allow",
-    "Retry-After",
-    "WWW-Authenticate",
-    "RateLimit",
-    "RateLimit-Policy",
-    "Cache-Control",
-    "Vary",
+# Headers that describe the replaced body; every other header (security headers, Allow,
+# Retry-After, RateLimit, Cache-Control, Vary, ...) still holds for the JSON one.
+BODY_HEADERS = frozenset(
+    {"content-type", "content-length", "content-encoding", "content-language", "etag"}
 )
 
 
@@ -69,9 +64,9 @@ class ApiErrorBodyMiddleware:
         ):
             return response
         replacement = views.error_response(request, response.status_code)
-        for header in KEPT_HEADERS:
-            if header in response:
-                replacement[header] = response[header]
+        for header, value in response.items():
+            if header.lower() not in BODY_HEADERS:
+                replacement[header] = value
         return replacement
 
 

@@ -39,7 +39,11 @@ def assert_json_error(response, status: int, code: str) -> dict:
     ],
 )
 def test_unknown_paths_and_bad_slugs_are_a_json_404(client, path):
-    assert_json_error(client.get(path), 404, "not_found")
+    response = client.get(path)
+    assert_json_error(response, 404, "not_found")
+    # the headers the chain set still hold for the JSON body
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Request-ID"]
 
 
 def test_a_bad_host_is_a_json_400(client):
