@@ -66,7 +66,8 @@ class NewestFirstCursorPagination(CursorPagination):
             cursor = super().decode_cursor(request)
         except NotFound:
             raise _invalid_cursor() from None
-        if cursor.position is not None and not self.is_valid_position(cursor.position):
+        position = cursor.position if cursor is not None else None
+        if position is not None and not self.is_valid_position(str(position)):
             raise _invalid_cursor()
         return cursor
 
