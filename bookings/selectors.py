@@ -115,8 +115,9 @@ def _slot_capacities(
     overrides = {o.date: o for o in DateOverride.objects.filter(date__range=(start, end))}
 
     capacities: dict[datetime.date, dict[datetime.time, int]] = {}
-    day = start
-    while day <= end:
+    # Counted, not stepped past ``end``: the day after date.max does not exist.
+    for offset in range((end - start).days + 1):
+        day = start + datetime.timedelta(days=offset)
         override = overrides.get(day)
         slots: dict[datetime.time, int] = {}
         if override is None or not override.is_closed:
@@ -126,7 +127,6 @@ def _slot_capacities(
                     capacity = override.capacity
                 slots[slot.start_time] = capacity
         capacities[day] = slots
-        day += datetime.timedelta(days=1)
     return capacities
 
 
@@ -165,13 +165,18 @@ def availability_for_range(
     ahead) show ``remaining: 0``; closed dates have no slots. At most three queries (none when
     every date is cached)."""
     earliest, latest = bookable_window(now=now)
+    # Only the first bookable date needs the time of day: comparing by date elsewhere keeps
+    # dates near year 1 and 9999 out of time-zone arithmetic, which overflows there.
+    earliest_date = timezone.localdate(earliest)
     dates = [start + datetime.timedelta(days=n) for n in range((end - start).days + 1)]
     use = slot_use_by_date(dates)
     days = []
     for day in dates:
         entries = []
         for start_time, (capacity, taken) in sorted(use[day].items()):
-            bookable = day <= latest and event_start(date=day, start_time=start_time) >= earliest
+            bookable = earliest_date <= day <= latest and (
+                day > earliest_date or event_start(date=day, start_time=start_time) >= earliest
+            )
             free = max(capacity - taken, 0) if bookable else 0
             entries.append(
                 SlotAvailability(start_time=start_time, capacity=capacity, remaining=free)
@@ -190,7 +195,11 @@ def slot_capacity(
         raise SlotUnavailable(
             f"Events can be booked at most {settings.BOOKING_MAX_ADVANCE_DAYS} days ahead."
         )
-    if event_start(date=date, start_time=start_time) < earliest:
+    too_soon = date < timezone.localdate(earliest) or (
+        date == timezone.localdate(earliest)
+        and event_start(date=date, start_time=start_time) < earliest
+    )
+    if too_soon:
         raise SlotUnavailable(
             f"Events must be booked at least {settings.BOOKING_MIN_NOTICE_HOURS} hours ahead."
         )

@@ -2,14 +2,14 @@ from rest_framework import serializers
 
 from blog.models import Post
 from blog.selectors import FEATURED_DEFAULT_LIMIT, FEATURED_MAX_LIMIT
-from core.http.serializers import PrebuiltFieldsMixin
+from core.http.serializers import PrebuiltFieldsMixin, QueryIntegerField, QuerySerializer
 
 # Bounds on query parameters: a value past them is a 400, not a slow query.
 TAG_QUERY_MAX_LENGTH = 100
 SEARCH_QUERY_MAX_LENGTH = 200
 
 
-class PostListQuerySerializer(serializers.Serializer):
+class PostListQuerySerializer(QuerySerializer):
     """Query parameters of the post list. Not strict: ``cursor`` and ``page_size`` belong to
     the paginator, and unknown parameters are ignored."""
 
@@ -27,8 +27,8 @@ class PostListQuerySerializer(serializers.Serializer):
     )
 
 
-class FeaturedPostsQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(
+class FeaturedPostsQuerySerializer(QuerySerializer):
+    limit = QueryIntegerField(
         default=FEATURED_DEFAULT_LIMIT,
         min_value=1,
         max_value=FEATURED_MAX_LIMIT,

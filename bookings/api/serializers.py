@@ -1,7 +1,13 @@
 from rest_framework import serializers
 
 from bookings.models import Booking, Package, ServiceZone
-from core.http.serializers import HourMinuteField, MoneyField, StrictInputSerializer
+from core.http.serializers import (
+    HourMinuteField,
+    MoneyField,
+    QuerySerializer,
+    StrictInputSerializer,
+    StrictIntegerField,
+)
 
 # US ZIP code: 5 digits, optionally ZIP+4.
 POSTCODE_REGEX = r"^\d{5}(-\d{4})?$"
@@ -42,7 +48,7 @@ class ServiceAreaSerializer(serializers.Serializer):
     currency = serializers.CharField()
 
 
-class AvailabilityQuerySerializer(serializers.Serializer):
+class AvailabilityQuerySerializer(QuerySerializer):
     start = serializers.DateField()
     end = serializers.DateField()
 
@@ -59,11 +65,11 @@ class DayAvailabilitySerializer(serializers.Serializer):
 
 
 class QuoteInputSerializer(StrictInputSerializer):
-    package = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    package = StrictIntegerField(min_value=1, max_value=2**31 - 1)
     event_date = serializers.DateField()
     start_time = serializers.TimeField()
-    adults = serializers.IntegerField(min_value=1, max_value=MAX_PARTY)
-    children = serializers.IntegerField(min_value=0, max_value=MAX_PARTY, default=0)
+    adults = StrictIntegerField(min_value=1, max_value=MAX_PARTY)
+    children = StrictIntegerField(min_value=0, max_value=MAX_PARTY, default=0)
     postcode = serializers.RegexField(
         POSTCODE_REGEX, max_length=10, error_messages={"invalid": "Enter a US ZIP code."}
     )

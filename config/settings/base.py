@@ -63,6 +63,10 @@ MIDDLEWARE = [
     # Request id + one JSON log line, then metrics: outermost, so they see every answer,
     # including the ones middleware below gives (core/observability/middleware.py).
     "core.observability.middleware.RequestLoggingMiddleware",
+    # Under /api/, errors Django answers itself (unknown URL, bad Host, crash) get the API.md
+    # JSON body in every settings module, DEBUG included: near the top, so it sees what the
+    # middleware below raise (core/http/middleware.py).
+    "core.http.middleware.ApiErrorBodyMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.observability.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -74,7 +78,9 @@ MIDDLEWARE = [
     "core.cache.replay.PublicAnswerReplayMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's, but an API path without its trailing slash is a JSON 404, never a redirect
+    # that drops a POST's body (core/http/middleware.py).
+    "core.http.middleware.CommonMiddleware",
     # Responses that set no Cache-Control (personal data, errors) get "private, no-store".
     "core.cache.http.PrivateByDefaultMiddleware",
     "core.throttling.headers.RateLimitHeadersMiddleware",

@@ -5,13 +5,9 @@ from config.env import env_bool
 from .base import *  # noqa: F403
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-REST_FRAMEWORK = {
-    **REST_FRAMEWORK,
-    "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
-    ],
-}
+# The API renders JSON only, here too (base.py): the browsable API's HTML forms fail on views
+# without a queryset, and a browser's Accept header must get the JSON a client gets (or 406).
+# /api/docs/ is the browsable documentation.
 # Let whitenoise serve from the app directories without collectstatic.
 STORAGES = {
     **STORAGES,

@@ -1,6 +1,7 @@
 """Serializer building blocks shared by every app's API."""
 
 import copy
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -45,6 +46,52 @@ def _validated(serializer_class: type[serializers.Serializer], query: tuple) -> 
     return dict(params.validated_data)
 
 
+# An integer as a query string writes it: ASCII digits (``\d`` would take any script's), an
+# optional minus so that ``-1`` gets the "at least 1" message rather than a type error, and at
+# most 20 digits so nothing larger than a 64-bit id is ever converted.
+QUERY_INTEGER = re.compile(r"-?[0-9]{1,20}")
+
+
+def parse_query_integer(raw: str) -> int | None:
+    """The integer ``raw`` spells in a query string, or None when it spells none: ``"5"`` is 5;
+    ``"5.0"``, ``"+5"``, ``" 5"``, ``"0x5"``, Arabic-Indic digits and ``""`` are not integers."""
+    if not isinstance(raw, str) or not QUERY_INTEGER.fullmatch(raw):
+        return None
+    return int(raw)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer in a JSON body: ``10``, never ``"10"``, ``10.0``, ``10.5`` or ``true``.
+
+    DRF's ``IntegerField`` converts whatever ``int(str(value))`` accepts, so a client with its
+    types wrong is served instead of told (API.md: wrong types are 4xx). Every integer (and
+    primary key) an input serializer reads is one of these; query parameters, which are
+    strings by nature, use ``QueryIntegerField``."""
+
+    default_error_messages = {"invalid": "A JSON integer is required (not a string or float)."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return data
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """An integer query parameter, spelled as ``parse_query_integer`` accepts."""
+
+    default_error_messages = {"invalid": "A whole number is required, e.g. 5."}
+
+    def to_internal_value(self, data: Any) -> int:
+        value = parse_query_integer(data)
+        if value is None:
+            self.fail("invalid")
+        return value
+
+
+class QuerySerializer(serializers.Serializer):
+    """The query parameters of a view. Integers in it are ``QueryIntegerField``s."""
+
+
 class StrictInputSerializer(serializers.Serializer):
     """An input serializer that refuses fields it does not know, so a typo is a 400, not a
     silently ignored value. The body must be a JSON object."""
@@ -60,7 +107,7 @@ class StrictInputSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class MoneyField(serializers.IntegerField):
+class MoneyField(StrictIntegerField):
     """Money as integer cents, never negative, bounded so it always fits the column."""
 
     MAX_CENTS = 100_000_000_00  # one hundred million dollars

@@ -1,11 +1,11 @@
 from rest_framework import serializers
 
-from core.http.serializers import MoneyField, StrictInputSerializer
+from core.http.serializers import MoneyField, StrictInputSerializer, StrictIntegerField
 from payments.models import Payment
 
 
 class PaymentInputSerializer(StrictInputSerializer):
-    booking = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    booking = StrictIntegerField(min_value=1, max_value=2**63 - 1)
     kind = serializers.ChoiceField(choices=[Payment.Kind.DEPOSIT, Payment.Kind.BALANCE])
     amount = MoneyField(min_value=1)
 

@@ -1,14 +1,20 @@
 from rest_framework import serializers
 
-from core.http.serializers import PrebuiltFieldsMixin, StrictInputSerializer
+from core.http.serializers import (
+    PrebuiltFieldsMixin,
+    QueryIntegerField,
+    QuerySerializer,
+    StrictInputSerializer,
+    StrictIntegerField,
+)
 from reviews.models import MAX_RATING, MIN_RATING, RATINGS, Review
 
 # Booking ids are BigAutoField; anything larger cannot exist and must not reach the database.
 MAX_ID = 2**63 - 1
 
 
-class ReviewListQuerySerializer(serializers.Serializer):
-    rating = serializers.IntegerField(
+class ReviewListQuerySerializer(QuerySerializer):
+    rating = QueryIntegerField(
         min_value=MIN_RATING,
         max_value=MAX_RATING,
         required=False,
@@ -17,10 +23,10 @@ class ReviewListQuerySerializer(serializers.Serializer):
 
 
 class ReviewInputSerializer(StrictInputSerializer):
-    booking = serializers.IntegerField(
+    booking = StrictIntegerField(
         min_value=1, max_value=MAX_ID, help_text="One of your completed bookings."
     )
-    rating = serializers.IntegerField(min_value=MIN_RATING, max_value=MAX_RATING)
+    rating = StrictIntegerField(min_value=MIN_RATING, max_value=MAX_RATING)
     title = serializers.CharField(max_length=Review._meta.get_field("title").max_length)
     body = serializers.CharField(max_length=Review._meta.get_field("body").max_length)
 

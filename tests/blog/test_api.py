@@ -329,6 +329,28 @@ def test_list_with_a_bad_page_size_is_400(api_client, db, page_size: str):
 @pytest.mark.parametrize(
     ("params", "field"),
     [
+        ({"cursor": "\x00"}, "cursor"),
+        ({"cursor": "A" * 3000}, "cursor"),
+        ({"cursor": ""}, "cursor"),
+        ({"page_size": "5.0"}, "page_size"),
+        ({"page_size": "\u0665"}, "page_size"),
+    ],
+)
+def test_list_refuses_what_was_read_as_page_one(
+    api_client, make_post: MakePost, params: dict, field: str
+):
+    # given a post (these parameters used to answer the first page)
+    make_post()
+    # when
+    response = api_client.get(LIST_URL, params)
+    # then
+    body = assert_error(response, 400, "validation_error")
+    assert list(body["errors"]) == [field]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
         ({"tag": "t" * 101}, "tag"),
         ({"q": "q" * 201}, "q"),
         ({"q": "nul\x00byte"}, "q"),
@@ -552,3 +574,9 @@ def test_schema_documents_the_query_parameters():
     assert parameters("/api/v1/blog/posts/") == {"tag", "q", "cursor", "page_size"}
     assert parameters("/api/v1/blog/posts/featured/") == {"limit"}
     assert parameters("/api/v1/blog/posts/{slug}/") == {"slug"}
+
+
+@pytest.mark.parametrize("limit", ["5.0", "+5", " 5", "\u0665"])
+def test_featured_refuses_a_limit_not_written_as_an_integer(api_client, db, limit: str):
+    body = assert_error(api_client.get(FEATURED_URL, {"limit": limit}), 400, "validation_error")
+    assert list(body["errors"]) == ["limit"]

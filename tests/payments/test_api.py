@@ -112,6 +112,25 @@ class TestCreateManual:
         assert_error(response, 400, "validation_error")
         assert Payment.objects.count() == 0
 
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [("booking", "pk"), ("amount", "deposit"), ("amount", "deposit.0"), ("amount", True)],
+    )
+    def test_integers_of_the_wrong_json_type_are_400(self, customer_client, booking, field, value):
+        # given a body that is right but for the type of one integer
+        body = {"booking": booking.pk, "kind": "deposit", "amount": booking.deposit_due}
+        body[field] = {
+            "pk": str(booking.pk),
+            "deposit": str(booking.deposit_due),
+            "deposit.0": float(booking.deposit_due),
+        }.get(value, value)
+        # when
+        response = customer_client.post(PAYMENTS, body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+        # then
+        out = assert_error(response, 400, "validation_error")
+        assert list(out["errors"]) == [field]
+        assert Payment.objects.count() == 0
+
     def test_anonymous_is_401(self, api_client, booking):
         assert_error(pay(api_client, booking), 401, "not_authenticated")
 

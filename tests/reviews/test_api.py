@@ -119,6 +119,28 @@ def test_list_refuses_a_bad_cursor(api_client):
     assert_error(response, 400, "validation_error")
 
 
+@pytest.mark.parametrize("rating", ["5.0", "+5", " 5", "5 ", "\u0665", "0x5", "1e0"])
+def test_list_refuses_a_rating_that_is_not_written_as_an_integer(api_client, customer, rating):
+    # given a review rated 5 (DRF read "5.0" as 5 and served it)
+    make_review(customer=customer, rating=5)
+    # when
+    response = api_client.get(URL, {"rating": rating})
+    # then
+    body = assert_error(response, 400, "validation_error")
+    assert list(body["errors"]) == ["rating"]
+
+
+@pytest.mark.parametrize("cursor", ["\x00", "A" * 3000, "", "Zm9v"])
+def test_list_refuses_a_cursor_it_did_not_write(api_client, customer, cursor):
+    # given reviews (a cursor DRF could not read used to answer page 1 of them)
+    make_review(customer=customer)
+    # when
+    response = api_client.get(URL, {"cursor": cursor})
+    # then
+    body = assert_error(response, 400, "validation_error")
+    assert list(body["errors"]) == ["cursor"]
+
+
 def _list_query_count(client) -> int:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(URL)
@@ -328,6 +350,23 @@ def test_wrong_types_and_values_are_refused(customer_client, customer, field, va
     # then
     body = assert_error(response, 400, "validation_error")
     assert field in body["errors"]
+    assert not Review.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("rating", "5"), ("rating", 5.0), ("rating", False), ("booking", "pk")]
+)
+def test_integers_sent_as_strings_floats_or_booleans_are_refused(
+    customer_client, customer, field, value
+):
+    # given a completed booking, and a body that writes an integer as another JSON type
+    booking = make_booking(customer=customer)
+    value = str(booking.pk) if value == "pk" else value
+    # when
+    response = customer_client.post(URL, review_body(booking, **{field: value}), format="json")
+    # then
+    body = assert_error(response, 400, "validation_error")
+    assert list(body["errors"]) == [field]
     assert not Review.objects.exists()
 
 

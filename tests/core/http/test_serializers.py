@@ -1,11 +1,20 @@
 """Serializer building blocks: fields built once per class give the same answers as DRF's."""
 
+import importlib
+
 import pytest
 from rest_framework import serializers
 
 from blog.api.serializers import PostSerializer, PostSummarySerializer
 from blog.models import Post
-from core.http.serializers import PrebuiltFieldsMixin
+from core.http.serializers import (
+    PrebuiltFieldsMixin,
+    QueryIntegerField,
+    QuerySerializer,
+    StrictInputSerializer,
+    StrictIntegerField,
+    parse_query_integer,
+)
 
 
 class PlainPostSerializer(serializers.ModelSerializer):
@@ -76,3 +85,70 @@ def test_valid_queries_are_validated_once_and_invalid_ones_every_time():
     for _ in range(2):
         with pytest.raises(ValidationError):
             validated_query(CountedQuerySerializer, query(limit=0))
+
+
+# ------------------------------------------------------------------------------ strict integers
+
+
+@pytest.mark.parametrize("value", ["10", True, False, 10.0, 10.5, "1e1", None, [10], {"n": 10}])
+def test_a_strict_integer_is_a_json_integer_only(value):
+    with pytest.raises(serializers.ValidationError):
+        StrictIntegerField(allow_null=False).run_validation(value)
+
+
+def test_a_strict_integer_keeps_its_bounds():
+    field = StrictIntegerField(min_value=1, max_value=5)
+    assert field.run_validation(5) == 5
+    for value in (0, 6, 10**30, -(10**30)):
+        with pytest.raises(serializers.ValidationError):
+            field.run_validation(value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("5", 5),
+        ("-1", -1),
+        ("007", 7),
+        ("5.0", None),
+        ("+5", None),
+        (" 5", None),
+        ("5 ", None),
+        ("0x5", None),
+        ("1e3", None),
+        ("\u0665", None),  # ARABIC-INDIC DIGIT FIVE: int() takes it
+        ("", None),
+        ("\x00", None),
+        ("9" * 21, None),
+    ],
+)
+def test_query_integers_are_ascii_digits(raw, expected):
+    assert parse_query_integer(raw) == expected
+
+
+def _input_serializers() -> list[type[serializers.Serializer]]:
+    """Every serializer that reads client input: request bodies and query parameters."""
+    for app in ("accounts", "blog", "bookings", "payments", "reviews"):
+        importlib.import_module(f"{app}.api.serializers")
+
+    def subclasses(cls: type) -> list[type]:
+        return [cls, *(s for sub in cls.__subclasses__() for s in subclasses(sub))]
+
+    return [
+        cls
+        for base in (StrictInputSerializer, QuerySerializer)
+        for cls in subclasses(base)
+        if cls.__module__.endswith(".api.serializers")
+    ]
+
+
+def test_every_integer_a_client_sends_is_parsed_strictly():
+    # given every input serializer of the API
+    found = _input_serializers()
+    assert len(found) >= 8
+    for cls in found:
+        strict = QueryIntegerField if issubclass(cls, QuerySerializer) else StrictIntegerField
+        for name, field in cls().fields.items():
+            # then each integer (ids included) is the shared strict field, never DRF's own
+            if isinstance(field, serializers.IntegerField | serializers.RelatedField):
+                assert isinstance(field, strict), f"{cls.__name__}.{name}"
