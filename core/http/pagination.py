@@ -80,23 +80,6 @@ class NewestFirstCursorPagination(CursorPagination):
             return False
         return True
 
-
-def _is_well_formed(encoded: str) -> bool:
-    """True when ``encoded`` is strict base64 of ``o=..&r=..&p=..`` with each key once."""
-    if not 0 < len(encoded) <= MAX_CURSOR_LENGTH:
-        return False
-    try:
-        decoded = b64decode(encoded.encode("ascii"), validate=True).decode("ascii")
-        pairs = parse_qsl(decoded, keep_blank_values=True, strict_parsing=True)
-    except (ValueError, binascii.Error):  # UnicodeError is a ValueError
-        return False
-    keys = [key for key, _ in pairs]
-    return bool(keys) and len(set(keys)) == len(keys) and set(keys) <= CURSOR_KEYS
-
-
-def _invalid_cursor() -> ValidationError:
-    return ValidationError({"cursor": ["Invalid cursor: use a next or previous link as given."]})
-
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         """The page's OpenAPI shape: the three keys are always sent (``null`` at either end)."""
         link = {"type": "string", "format": "uri", "nullable": True}
@@ -129,3 +112,20 @@ def _invalid_cursor() -> ValidationError:
                 "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
             },
         ]
+
+
+def _is_well_formed(encoded: str) -> bool:
+    """True when ``encoded`` is strict base64 of ``o=..&r=..&p=..`` with each key once."""
+    if not 0 < len(encoded) <= MAX_CURSOR_LENGTH:
+        return False
+    try:
+        decoded = b64decode(encoded.encode("ascii"), validate=True).decode("ascii")
+        pairs = parse_qsl(decoded, keep_blank_values=True, strict_parsing=True)
+    except (ValueError, binascii.Error):  # UnicodeError is a ValueError
+        return False
+    keys = [key for key, _ in pairs]
+    return bool(keys) and len(set(keys)) == len(keys) and set(keys) <= CURSOR_KEYS
+
+
+def _invalid_cursor() -> ValidationError:
+    return ValidationError({"cursor": ["Invalid cursor: use a next or previous link as given."]})
