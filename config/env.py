@@ -1,11 +1,17 @@
 """Typed readers for environment variables, used only by the settings modules."""
 
 import os
+from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
 
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None) -> str | None:
+    """The variable's value; ``default`` when it is unset or empty."""
     value = os.environ.get(name)
     return default if value is None or value == "" else value
 

@@ -31,12 +31,13 @@ def redis_client(url: str, *, socket_timeout: float, socket_connect_timeout: flo
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
         )
     db = int((url.rsplit("/", 1)[-1] or "0").split("?")[0] or 0)
-    return sentinel_manager(sentinels).master_for(
+    client: redis.Redis = sentinel_manager(sentinels).master_for(
         master,
         db=db,
         socket_timeout=socket_timeout,
         socket_connect_timeout=socket_connect_timeout,
     )
+    return client
 
 
 def sentinel_manager(sentinels: list[tuple[str, int]]) -> Sentinel:

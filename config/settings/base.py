@@ -6,6 +6,7 @@ local-memory cache.
 """
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -474,9 +475,9 @@ CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
 CELERY_UNACKED_RESTORE_INTERVAL = env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10)
 
 
-def broker_transport_options(url: str | None) -> dict:
+def broker_transport_options(url: str | None) -> dict[str, Any]:
     """kombu's transport options for the broker at ``url`` (Redis gets its own)."""
-    options: dict = {
+    options: dict[str, Any] = {
         # Connection retries of every transport: bounded, so publishing cannot hang.
         "max_retries": 2,
         "interval_start": 0,
@@ -600,7 +601,7 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 # happens while Redis is unavailable ("open": a per-process limiter; "closed": 503).
 # Rates are overridable per scope: THROTTLE_RATES_<SCOPE>="100/minute,1000/hour".
 THROTTLE_ENABLED = env_bool("THROTTLE_ENABLED", True)
-THROTTLE_SCOPES: dict[str, dict] = {
+THROTTLE_SCOPES: dict[str, dict[str, Any]] = {
     "anon": {"rates": ["100/minute", "1000/hour", "10000/day"], "key": "ip"},
     "user": {"rates": ["300/minute", "5000/hour"], "key": "user"},
     # Per IP for logged-in users too, so a farm of accounts behind one address is bounded.

@@ -49,7 +49,7 @@ def client_ip(request: HttpRequest) -> str:
     """The client's address as a string (cached on the request)."""
     cached = getattr(request, "_client_ip", None)
     if cached is not None:
-        return cached
+        return str(cached)
     resolved = _resolve(request)
     request._client_ip = resolved  # type: ignore[attr-defined]
     return resolved

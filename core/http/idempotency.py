@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -216,7 +216,8 @@ def _claim(
 
 
 def _claim_is_stale(created_at: Any) -> bool:
-    return created_at + timedelta(seconds=settings.IDEMPOTENCY_CLAIM_SECONDS) <= timezone.now()
+    stale_at: datetime = created_at + timedelta(seconds=settings.IDEMPOTENCY_CLAIM_SECONDS)
+    return stale_at <= timezone.now()
 
 
 def _locked_key(*, user: Any, scope: str, key: str) -> IdempotencyKey | None:

@@ -3,7 +3,7 @@
 import binascii
 from base64 import b64decode
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from django.conf import settings
@@ -38,7 +38,8 @@ class NewestFirstCursorPagination(CursorPagination):
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
-            return self.page_size
+            # REST_FRAMEWORK["PAGE_SIZE"] is always set (config/settings/base.py).
+            return cast(int, self.page_size)
         size = parse_query_integer(raw)
         if size is None or not 1 <= size <= self.max_page_size:
             raise ValidationError(

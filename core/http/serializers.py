@@ -1,5 +1,7 @@
 """Serializer building blocks shared by every app's API."""
 
+from __future__ import annotations
+
 import copy
 import re
 from functools import lru_cache
@@ -17,7 +19,7 @@ class PrebuiltFieldsMixin:
     way DRF copies declared fields. Not for serializers that change their fields per instance
     (from ``context``, the request or the instance): those must keep DRF's ``get_fields``."""
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         cls = type(self)
         # Looked up on the class itself: a subclass (another Meta) builds its own.
         prototype = cls.__dict__.get("_prebuilt_fields")
@@ -27,7 +29,9 @@ class PrebuiltFieldsMixin:
         return copy.deepcopy(prototype)
 
 
-def validated_query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+def validated_query(
+    serializer_class: type[serializers.Serializer[Any]], request: Request
+) -> dict[str, Any]:
     """The query parameters as ``serializer_class`` validates them (the last value of each);
     raises ``ValidationError`` (a 400) when they are invalid.
 
@@ -40,7 +44,9 @@ def validated_query(serializer_class: type[serializers.Serializer], request: Req
 
 
 @lru_cache(maxsize=1024)
-def _validated(serializer_class: type[serializers.Serializer], query: tuple) -> dict:
+def _validated(
+    serializer_class: type[serializers.Serializer[Any]], query: tuple[tuple[str, str], ...]
+) -> dict[str, Any]:
     params = serializer_class(data=dict(query))
     params.is_valid(raise_exception=True)  # raised, not remembered
     return dict(params.validated_data)
@@ -88,11 +94,11 @@ class QueryIntegerField(serializers.IntegerField):
         return value
 
 
-class QuerySerializer(serializers.Serializer):
+class QuerySerializer(serializers.Serializer[Any]):
     """The query parameters of a view. Integers in it are ``QueryIntegerField``s."""
 
 
-class StrictInputSerializer(serializers.Serializer):
+class StrictInputSerializer(serializers.Serializer[Any]):
     """An input serializer that refuses fields it does not know, so a typo is a 400, not a
     silently ignored value. The body must be a JSON object."""
 
