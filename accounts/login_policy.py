@@ -12,21 +12,14 @@ known-address one.
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
+from accounts import signals
 from accounts.models import User
-from core.background import enqueue
 from core.http.client_ip import client_ip_bucket
 from core.throttling.limiter import email_identity, get_limiter
 from core.throttling.throttles import outcome_of, throttle_now
-from notifications.models import AccountNotification
-from notifications.tasks import send_account_email
-
-logger = logging.getLogger(__name__)
 
 UNKNOWN_ADDRESS_SCOPE = "login_email"
 KNOWN_ADDRESS_SCOPE = "login_email_known"
@@ -88,21 +81,10 @@ def login_failed(request: HttpRequest, *, email: str) -> None:
         only_if_new=True,
     )
     if opened:
-        login_alert_enqueue(user=user, incident=str(outcome.at_ms), failures=failures)
-
-
-def login_alert_enqueue(*, user: User, incident: str, failures: int) -> None:
-    """Record the alert and send it through the outbox (once per user and incident)."""
-    with transaction.atomic():
-        alert, created = AccountNotification.objects.get_or_create(
-            user=user,
-            kind=AccountNotification.Kind.LOGIN_FAILURES,
-            incident=incident,
-            defaults={"failures": failures},
+        # notifications records and emails it (accounts/signals.py)
+        signals.login_failures_alert.send(
+            sender=User, user=user, incident=str(outcome.at_ms), failures=failures
         )
-        if created:
-            enqueue(send_account_email, notification_id=alert.pk)
-    logger.warning("login failures alert for user %s (%s failures)", user.pk, failures)
 
 
 def _known_key(request: HttpRequest, email: str) -> str:
