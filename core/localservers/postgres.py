@@ -245,7 +245,7 @@ class PostgresCluster:
             for index in range(1, self.replica_count + 1):
                 self.replicas.append(self._clone_replica(index, timeout))
             if self.synchronous:
-                self._configure_synchronous()
+                self.enable_synchronous()
         except BaseException:
             self.stop()
             raise
@@ -285,9 +285,10 @@ class PostgresCluster:
         chown_tree(data_dir, self.user)
         return self._start_on_free_port("primary", data_dir, timeout)
 
-    def _configure_synchronous(self) -> None:
+    def enable_synchronous(self) -> None:
         """Synchronous commits on every node, once a standby exists (before, each commit would
         wait forever for one). A standby ignores the setting until it is promoted."""
+        self.synchronous = True
         for server in self.servers():
             with open(server.data_dir / "postgresql.conf", "a") as conf:
                 conf.writelines(f"{key} = {value}\n" for key, value in SYNCHRONOUS_SETTINGS.items())
@@ -296,7 +297,8 @@ class PostgresCluster:
         self._wait(
             lambda: (
                 self.primary.query(  # type: ignore[union-attr]
-                    "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')"
+                    "SELECT count(*) FROM pg_stat_replication "
+                    "WHERE sync_state IN ('sync', 'quorum')"
                 )[0][0]
                 >= 1
             ),

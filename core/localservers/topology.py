@@ -43,6 +43,7 @@ from core.localservers.binaries import MissingBinary
 from core.localservers.celery import CeleryBeat, CeleryWorker
 from core.localservers.gunicorn import PROJECT_ROOT, GunicornServer
 from core.localservers.nginx import NginxServer
+from core.localservers.pgbouncer import DEFAULT_POOL_SIZE, PgBouncerServer
 from core.localservers.processes import LOOPBACK, ServerStartError, free_port
 from core.localservers.redis import RedisServer
 from core.localservers.stack import LocalServers
@@ -104,6 +105,9 @@ class ProductionStack:
         env: dict[str, str] | None = None,
         task_workers: int = 1,
         worker_metrics_port: int | None = DEFAULT_WORKER_METRICS_PORT,
+        pgbouncer: bool = False,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        synchronous: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.backend_ports = list(backend_ports)
@@ -126,6 +130,12 @@ class ProductionStack:
         self.broker: RedisServer | None = None
         self.celery_workers: list[CeleryWorker] = []
         self.beat: CeleryBeat | None = None
+        # PgBouncer in transaction mode in front of each PostgreSQL node, by the node's name
+        # ("primary", "replica_1": the names stay with the servers through a failover).
+        self.pgbouncer = pgbouncer
+        self.pool_size = pool_size
+        self.poolers: dict[str, PgBouncerServer] = {}
+        self.synchronous = synchronous
         self._secret_key = secrets.token_urlsafe(50)
 
     def __enter__(self) -> ProductionStack:
@@ -147,8 +157,14 @@ class ProductionStack:
             )
             say("starting PostgreSQL (primary + streaming replica) and Redis")
             self.servers = LocalServers(
-                replicas=self.replicas, base_dir=self.state_dir, redis_args=REDIS_ARGS
+                replicas=self.replicas,
+                base_dir=self.state_dir,
+                redis_args=REDIS_ARGS,
+                synchronous=self.synchronous,
             ).start()
+            if self.pgbouncer:
+                say(f"starting PgBouncer (transaction mode, {self.pool_size} server connections)")
+                self._start_poolers()
             if self.task_workers:
                 self.broker = RedisServer(
                     base_dir=self.state_dir / "broker", extra_args=BROKER_ARGS
@@ -193,8 +209,79 @@ class ProductionStack:
             worker.stop()
         if self.broker is not None:
             self.broker.stop()
+        for pooler in self.poolers.values():
+            pooler.stop()
         if self.servers is not None:
             self.servers.stop()
+
+    def _start_poolers(self) -> None:
+        assert self.servers is not None
+        for server in self.servers.postgres.servers():
+            self.poolers[server.name] = self._pooler(server.name, server.port).start()
+
+    def _pooler(self, name: str, server_port: int, port: int | None = None) -> PgBouncerServer:
+        assert self.servers is not None
+        return PgBouncerServer(
+            name=name,
+            server_port=server_port,
+            base_dir=self.state_dir / f"pgbouncer-{name}",
+            pool_size=self.pool_size,
+            user=self.servers.postgres.user,
+            port=port,
+        )
+
+    # ---------------------------------------------------------------- failover
+    def promote(self, which: int | str = 1) -> None:
+        """The operator's failover: fence the primary (and its PgBouncer), promote the standby
+        ``which``. The backends follow through their multi-host URLs, without a restart.
+
+        PgBouncer 1.18 hands every client the server parameters it saw on its first server
+        connection, ``in_hot_standby`` among them, and libpq's ``target_session_attrs`` check
+        trusts that: the old primary's pooler would still look writable and the promoted
+        node's still read-only. So the old node's pooler goes with it (fencing), and the
+        promoted node's is restarted on its port once the node is a primary (docs/failover.md).
+        """
+        cluster = self.servers.postgres  # type: ignore[union-attr]
+        old = cluster.primary
+        assert old is not None
+        if old.name in self.poolers:
+            self.poolers[old.name].stop()
+        cluster.promote(which)
+        new = cluster.primary
+        assert new is not None
+        if new.name in self.poolers:
+            pooler = self.poolers[new.name]
+            pooler.stop()
+            self.poolers[new.name] = self._pooler(new.name, new.port, port=pooler.port).start()
+
+    def rejoin(self, which: int | str = 1) -> None:
+        """The old primary (replica ``which`` since ``promote``) rejoins as a standby
+        (pg_rewind), then its PgBouncer starts again, now seeing a standby."""
+        cluster = self.servers.postgres  # type: ignore[union-attr]
+        cluster.rejoin(which)
+        node = cluster.replica(which)
+        if node.name in self.poolers:
+            pooler = self.poolers[node.name]
+            pooler.stop()
+            self.poolers[node.name] = self._pooler(node.name, node.port, port=pooler.port).start()
+
+    def database_env(self, application_name: str) -> dict[str, str]:
+        """DATABASE_URL and DATABASE_REPLICA_URLS for a backend or worker: multi-host (every
+        node, libpq picks by role), through the poolers when there are, and named."""
+        assert self.servers is not None
+        ports = {name: pooler.port for name, pooler in self.poolers.items() if pooler.port}
+        urls = self.servers.postgres.failover_env(ports)
+        env = {
+            "DATABASE_URL": _with_application_name(urls["DATABASE_URL"], application_name),
+            "DATABASE_REPLICA_URLS": ",".join(
+                _with_application_name(url, application_name)
+                for url in urls["DATABASE_REPLICA_URLS"].split(",")
+                if url
+            ),
+        }
+        if self.poolers:
+            env["DATABASE_TRANSACTION_POOLING"] = "true"
+        return env
 
     def _prepare_state_dir(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -226,13 +313,7 @@ class ProductionStack:
         backend_env = {
             **self.app_env(),
             # Each backend names itself to PostgreSQL (pg_stat_activity.application_name).
-            "DATABASE_URL": _with_application_name(
-                self.servers.postgres.url("default"), f"myhibachi-{name}"
-            ),
-            "DATABASE_REPLICA_URLS": ",".join(
-                _with_application_name(url, f"myhibachi-{name}")
-                for url in self.servers.postgres.replica_urls
-            ),
+            **self.database_env(f"myhibachi-{name}"),
             "PROMETHEUS_MULTIPROC_DIR": str(base_dir / "metrics"),
             **(env or {}),
         }
@@ -249,16 +330,7 @@ class ProductionStack:
 
     def _start_celery(self) -> None:
         assert self.servers is not None
-        env = {
-            **self.app_env(),
-            "DATABASE_URL": _with_application_name(
-                self.servers.postgres.url("default"), "myhibachi-worker"
-            ),
-            "DATABASE_REPLICA_URLS": ",".join(
-                _with_application_name(url, "myhibachi-worker")
-                for url in self.servers.postgres.replica_urls
-            ),
-        }
+        env = {**self.app_env(), **self.database_env("myhibachi-worker")}
         for index in range(1, self.task_workers + 1):
             name = "worker" if self.task_workers == 1 else f"worker{index}"
             port = (self.worker_metrics_port or free_port()) if index == 1 else free_port()
@@ -376,6 +448,16 @@ class ProductionStack:
                 for server in postgres.servers()
             ),
         ]
+        for name, pooler in self.poolers.items():
+            processes.append(
+                {
+                    "name": f"pgbouncer {name}",
+                    "kind": "pgbouncer",
+                    "pid": pooler.pid,
+                    "url": f"postgres://postgres@{LOOPBACK}:{pooler.port}/{postgres.database}",
+                    "log": str(pooler.log_path),
+                }
+            )
         if self.servers.redis is not None:
             processes.append(
                 {
@@ -491,6 +573,8 @@ def serve(args: argparse.Namespace) -> int:
         threads=args.threads,
         demo_data=not args.no_demo_data,
         micro_cache=not args.no_micro_cache,
+        pgbouncer=not args.no_pgbouncer,
+        synchronous=args.synchronous,
     )
     base = {"supervisor_pid": os.getpid(), "state_dir": str(state_dir)}
     write_state(state_dir, {**base, "state": "starting"})
@@ -577,6 +661,10 @@ def _serve_args(args: argparse.Namespace) -> list[str]:
         argv.append("--no-demo-data")
     if args.no_micro_cache:
         argv.append("--no-micro-cache")
+    if args.no_pgbouncer:
+        argv.append("--no-pgbouncer")
+    if args.synchronous:
+        argv.append("--synchronous")
     return argv
 
 
@@ -675,6 +763,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("STACK_THREADS", 4)))
     parser.add_argument("--no-demo-data", action="store_true", help="skip seed_demo")
     parser.add_argument("--no-micro-cache", action="store_true", help="nginx caches nothing")
+    parser.add_argument(
+        "--no-pgbouncer",
+        action="store_true",
+        default=os.environ.get("STACK_PGBOUNCER", "true").lower() in ("0", "false", "no", "off"),
+        help="backends connect to PostgreSQL directly, not through PgBouncer ($STACK_PGBOUNCER)",
+    )
+    parser.add_argument(
+        "--synchronous",
+        action="store_true",
+        default=os.environ.get("STACK_SYNCHRONOUS", "").lower() in ("1", "true", "yes", "on"),
+        help="synchronous replication: a commit waits for the standby ($STACK_SYNCHRONOUS)",
+    )
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for up/down")
     args = parser.parse_args(argv)
     args.state_dir = args.state_dir.resolve()
