@@ -8,7 +8,7 @@ local-memory cache.
 from pathlib import Path
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
-from core.db.urls import database_config
+from core.db.urls import database_config, split_urls
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -115,7 +115,7 @@ DATABASES = {
     ),
 }
 # Read replicas, one alias each ("replica_1", ...); routing is the replica router's job.
-for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
+for _index, _url in enumerate(split_urls(env_str("DATABASE_REPLICA_URLS")), start=1):
     DATABASES[f"replica_{_index}"] = database_config(
         _url,
         conn_max_age=DATABASE_CONN_MAX_AGE,

@@ -23,6 +23,14 @@ import dj_database_url
 # "//") and the first "/" or "?".
 _URL = re.compile(r"^(?P<head>[a-z0-9+.-]+://(?:[^@/?]*@)?)(?P<hosts>[^/?]*)(?P<tail>.*)$", re.I)
 DEFAULT_PORT = "5432"
+# Between URLs in DATABASE_REPLICA_URLS: whitespace, ";", or a comma that starts a new URL (a
+# multi-host URL has commas of its own).
+_URL_SEPARATOR = re.compile(r"[\s;]+|,(?=\s*[a-z][a-z0-9+.-]*://)", re.I)
+
+
+def split_urls(text: str | None) -> list[str]:
+    """The URLs of a list variable such as ``DATABASE_REPLICA_URLS``, in order."""
+    return [url for url in _URL_SEPARATOR.split(text or "") if url.strip()]
 
 
 def split_hosts(url: str) -> tuple[str, list[tuple[str, str]]]:

@@ -39,6 +39,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from core.db.urls import split_urls
 from core.localservers.binaries import MissingBinary
 from core.localservers.celery import CeleryBeat, CeleryWorker
 from core.localservers.gunicorn import PROJECT_ROOT, GunicornServer
@@ -275,8 +276,7 @@ class ProductionStack:
             "DATABASE_URL": _with_application_name(urls["DATABASE_URL"], application_name),
             "DATABASE_REPLICA_URLS": ",".join(
                 _with_application_name(url, application_name)
-                for url in urls["DATABASE_REPLICA_URLS"].split(",")
-                if url
+                for url in split_urls(urls["DATABASE_REPLICA_URLS"])
             ),
         }
         if self.poolers:
