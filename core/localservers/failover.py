@@ -134,6 +134,27 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def pooler_command(port: int, command: str, *, host: str = LOOPBACK) -> bool:
+    """Run ``command`` on PgBouncer's admin console at ``port``; False when it does not answer.
+
+    With one PgBouncer per node, libpq's ``target_session_attrs`` check reads the
+    ``in_hot_standby`` the pooler cached from its first server connection: a dead primary's
+    pooler still looks writable, a promoted standby's still read-only. ``DISABLE`` + ``KILL``
+    take the old node's pooler out (new clients are refused and move on to the next host);
+    ``RECONNECT`` makes the promoted node's pooler open new server connections, which report
+    the new role (docs/failover.md, "PgBouncer").
+    """
+    try:
+        with psycopg.connect(
+            host=host, port=port, user=SUPERUSER, dbname="pgbouncer", autocommit=True,
+            connect_timeout=2,
+        ) as admin:  # fmt: skip
+            admin.execute(command)  # type: ignore[arg-type]
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
 def fence(old_primary: Node, *, bin_dir: Path | None = None) -> None:
     """Make sure the old primary takes no more writes before a standby is promoted.
 
@@ -161,13 +182,24 @@ def promote(
     bin_dir: Path | None = None,
     log: Callable[[str], None] = print,
     timeout: float = 30,
+    old_pooler: int | None = None,
+    new_pooler: int | None = None,
+    database: str = "myhibachi",
 ) -> None:
-    """Fence ``old_primary``, promote ``standby`` and wait until it takes writes."""
+    """Fence ``old_primary``, promote ``standby`` and wait until it takes writes.
+
+    ``old_pooler`` / ``new_pooler``: the admin ports of the PgBouncers in front of the two
+    nodes (``pooler_command``), for ``database``.
+    """
     bin_dir = bin_dir or postgres_bin_dir()
     if not standby.in_recovery():
         raise FailoverError(f"{standby.port} is not a standby (already promoted?)")
     log(f"fencing the old primary ({old_primary.data_dir}, port {old_primary.port})")
     fence(old_primary, bin_dir=bin_dir)
+    if old_pooler is not None:
+        answered = pooler_command(old_pooler, f"DISABLE {database}")
+        answered = answered and pooler_command(old_pooler, f"KILL {database}")
+        log(f"old node's PgBouncer ({old_pooler}): {'disabled' if answered else 'not answering'}")
     log(f"promoting the standby ({standby.data_dir}, port {standby.port})")
     _pg_ctl(bin_dir, standby, "promote", "-w", "-t", str(int(timeout)), timeout=timeout + 10)
     _wait(lambda: not standby.in_recovery(), timeout, "the promoted standby to leave recovery")
@@ -189,6 +221,8 @@ def promote(
                 "WARNING: no standby left: commits are ASYNCHRONOUS until `rejoin` (a loss of "
                 "this server now loses acknowledged writes)"
             )
+    if new_pooler is not None and not pooler_command(new_pooler, f"RECONNECT {database}"):
+        raise FailoverError(f"the promoted node's PgBouncer ({new_pooler}) does not answer")
     log(f"port {standby.port} is the primary; clients with target_session_attrs follow it")
 
 
@@ -220,9 +254,16 @@ def rewind(node: Node, primary: Node, *, bin_dir: Path | None = None) -> None:
 
 
 def finish_rejoin(
-    node: Node, primary: Node, *, log: Callable[[str], None] = print, timeout: float = 60
+    node: Node,
+    primary: Node,
+    *,
+    log: Callable[[str], None] = print,
+    timeout: float = 60,
+    pooler: int | None = None,
+    database: str = "myhibachi",
 ) -> None:
-    """After the rewound ``node`` started: wait until it streams, restore synchronous commits."""
+    """After the rewound ``node`` started: wait until it streams, restore synchronous commits,
+    and put its PgBouncer (``pooler``, disabled by ``promote``) back, now seeing a standby."""
     _wait(node.in_recovery, timeout, f"{node.port} to run as a standby")
     _wait(
         lambda: bool(primary.ask("SELECT count(*) > 0 FROM pg_stat_replication")),
@@ -234,6 +275,9 @@ def finish_rejoin(
             conn.execute(f"ALTER SYSTEM RESET {SYNCHRONOUS_SETTING}")  # type: ignore[arg-type]
             conn.execute("SELECT pg_reload_conf()")
         log(f"{SYNCHRONOUS_SETTING} restored on the primary: commits wait for a standby again")
+    if pooler is not None:
+        pooler_command(pooler, f"RECONNECT {database}")
+        pooler_command(pooler, f"ENABLE {database}")
     log(f"port {node.port} is a standby of port {primary.port}")
 
 
@@ -244,6 +288,8 @@ def rejoin(
     bin_dir: Path | None = None,
     log: Callable[[str], None] = print,
     timeout: float = 60,
+    pooler: int | None = None,
+    database: str = "myhibachi",
 ) -> None:
     """``rewind``, start ``node`` (``pg_ctl``, logging to ``<data_dir>/rejoin.log``), then
     ``finish_rejoin``. The harness starts the server its own way between the two."""
@@ -262,7 +308,7 @@ def rejoin(
         str(node.data_dir / "rejoin.log"),
         timeout=timeout,
     )
-    finish_rejoin(node, primary, log=log, timeout=timeout)
+    finish_rejoin(node, primary, log=log, timeout=timeout, pooler=pooler, database=database)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -278,15 +324,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="keep synchronous_standby_names with no standby left (writes wait for one)",
     )
+    promote_cmd.add_argument("--old-pooler", type=int, metavar="PORT", help="its PgBouncer")
+    promote_cmd.add_argument("--new-pooler", type=int, metavar="PORT", help="the standby's")
     rejoin_cmd = commands.add_parser("rejoin", help="pg_rewind the old primary into a standby")
     rejoin_cmd.add_argument("--node", type=Node.parse, required=True, metavar="DIR:PORT")
     rejoin_cmd.add_argument("--primary", type=int, required=True, metavar="PORT")
+    rejoin_cmd.add_argument("--pooler", type=int, metavar="PORT", help="the node's PgBouncer")
+    for command in (promote_cmd, rejoin_cmd):
+        command.add_argument("--database", default="myhibachi", help="the app's database")
     args = parser.parse_args(argv)
     try:
         if args.command == "promote":
-            promote(args.standby, args.old_primary, keep_synchronous=args.keep_synchronous)
+            promote(
+                args.standby,
+                args.old_primary,
+                keep_synchronous=args.keep_synchronous,
+                old_pooler=args.old_pooler,
+                new_pooler=args.new_pooler,
+                database=args.database,
+            )
         else:
-            rejoin(args.node, Node(Path("/nonexistent"), args.primary))
+            rejoin(
+                args.node,
+                Node(Path("/nonexistent"), args.primary),
+                pooler=args.pooler,
+                database=args.database,
+            )
     except FailoverError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -437,7 +437,13 @@ class PostgresCluster:
         self.primary.stop("fast")
         self.primary.start(timeout)
 
-    def promote(self, which: int | str = 1, *, keep_synchronous: bool = False) -> None:
+    def promote(
+        self,
+        which: int | str = 1,
+        *,
+        keep_synchronous: bool = False,
+        poolers: dict[str, int] | None = None,
+    ) -> None:
         """Fail over: fence the primary (stopped if running), promote replica ``which``.
 
         The roles swap: ``primary`` is the promoted server, and the old primary takes the
@@ -455,13 +461,18 @@ class PostgresCluster:
             keep_synchronous=keep_synchronous,
             bin_dir=self.bin_dir,
             log=logger.info,
+            old_pooler=(poolers or {}).get(old.name),
+            new_pooler=(poolers or {}).get(replica.name),
+            database=self.database,
         )
         old.stop("immediate")  # reaps it (it was fenced)
         index = self.replicas.index(replica)
         self.primary, self.replicas[index] = replica, old
         self._paused.discard(index + 1)
 
-    def rejoin(self, which: int | str = 1, timeout: float = 60) -> None:
+    def rejoin(
+        self, which: int | str = 1, timeout: float = 60, poolers: dict[str, int] | None = None
+    ) -> None:
         """The stopped replica ``which`` (the old primary after ``promote``) is rewound onto
         the current primary's timeline and started as its standby."""
         from core.localservers import failover
@@ -473,7 +484,14 @@ class PostgresCluster:
         failover.rewind(target, primary, bin_dir=self.bin_dir)
         self.generation += 1
         node.start(timeout)
-        failover.finish_rejoin(target, primary, log=logger.info, timeout=timeout)
+        failover.finish_rejoin(
+            target,
+            primary,
+            log=logger.info,
+            timeout=timeout,
+            pooler=(poolers or {}).get(node.name),
+            database=self.database,
+        )
 
     def current_lsn(self) -> str:
         assert self.primary is not None

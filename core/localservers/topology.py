@@ -233,38 +233,21 @@ class ProductionStack:
 
     # ---------------------------------------------------------------- failover
     def promote(self, which: int | str = 1) -> None:
-        """The operator's failover: fence the primary (and its PgBouncer), promote the standby
-        ``which``. The backends follow through their multi-host URLs, without a restart.
-
-        PgBouncer 1.18 hands every client the server parameters it saw on its first server
-        connection, ``in_hot_standby`` among them, and libpq's ``target_session_attrs`` check
-        trusts that: the old primary's pooler would still look writable and the promoted
-        node's still read-only. So the old node's pooler goes with it (fencing), and the
-        promoted node's is restarted on its port once the node is a primary (docs/failover.md).
-        """
-        cluster = self.servers.postgres  # type: ignore[union-attr]
-        old = cluster.primary
-        assert old is not None
-        if old.name in self.poolers:
-            self.poolers[old.name].stop()
-        cluster.promote(which)
-        new = cluster.primary
-        assert new is not None
-        if new.name in self.poolers:
-            pooler = self.poolers[new.name]
-            pooler.stop()
-            self.poolers[new.name] = self._pooler(new.name, new.port, port=pooler.port).start()
+        """The operator's failover: fence the primary, promote the standby ``which``; with
+        PgBouncer, disable the old node's pooler and refresh the promoted node's
+        (``core.localservers.failover.pooler_command``). The backends follow through their
+        multi-host URLs, without a restart."""
+        assert self.servers is not None
+        self.servers.postgres.promote(which, poolers=self._pooler_ports())
 
     def rejoin(self, which: int | str = 1) -> None:
         """The old primary (replica ``which`` since ``promote``) rejoins as a standby
-        (pg_rewind), then its PgBouncer starts again, now seeing a standby."""
-        cluster = self.servers.postgres  # type: ignore[union-attr]
-        cluster.rejoin(which)
-        node = cluster.replica(which)
-        if node.name in self.poolers:
-            pooler = self.poolers[node.name]
-            pooler.stop()
-            self.poolers[node.name] = self._pooler(node.name, node.port, port=pooler.port).start()
+        (pg_rewind); its PgBouncer is enabled again."""
+        assert self.servers is not None
+        self.servers.postgres.rejoin(which, poolers=self._pooler_ports())
+
+    def _pooler_ports(self) -> dict[str, int]:
+        return {name: pooler.port for name, pooler in self.poolers.items() if pooler.port}
 
     def database_env(self, application_name: str) -> dict[str, str]:
         """DATABASE_URL and DATABASE_REPLICA_URLS for a backend or worker: multi-host (every

@@ -8,6 +8,7 @@ in pg_stat_activity while the load runs, and every request succeeds.
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 import uuid
@@ -164,3 +165,47 @@ def test_200_clients_share_the_pools_n_server_connections(pooled_stack):
         clients = [dict(zip(columns, row, strict=False)) for row in cursor.fetchall()]
     app_clients = [c for c in clients if c.get("database") == "myhibachi"]
     assert len(app_clients) > POOL_SIZE, len(app_clients)
+
+
+def test_through_pgbouncer_the_backends_follow_a_promoted_standby(pooled_stack):
+    # given the pooled stack (last in this module: it swaps the roles), and a customer
+    stack = pooled_stack
+    token = _token(stack)
+    cluster = stack.servers.postgres
+    old_primary, standby = cluster.primary, cluster.replica(1)
+    # when the primary is killed and the operator promotes the standby (no gunicorn restart)
+    old_primary._process.kill_group(signal.SIGKILL)
+    stack.promote(1)
+    # then writes are acknowledged again, through the promoted node's PgBouncer (bounded loop:
+    # the first tries may still meet a connection to the dead node, answered with a clean 503)
+    created: Reply | None = None
+    attempts: list[int | None] = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        email = f"after-{uuid.uuid4().hex[:8]}@example.com"
+        created = request(
+            stack.nginx.url, "/api/v1/auth/register/", method="POST", source=LOAD,
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"email": email, "password": "Pool-2026-x", "name": "After"}).encode(),
+        )  # fmt: skip
+        attempts.append(created.status)
+        if created.status == 201:
+            break
+        time.sleep(0.2)
+    assert created is not None and created.status == 201, attempts
+    assert set(attempts[:-1]) <= {503}, attempts
+    assert standby.query(
+        "SELECT count(*) FROM accounts_user WHERE email = %s", [email], dbname="myhibachi"
+    ) == [(1,)]
+    # and reads answer
+    read = request(stack.nginx.url, "/api/v1/bookings/", source=LOAD,
+                   headers={"Authorization": f"Token {token}"})  # fmt: skip
+    assert read.status == 200, read
+    # when the old primary rejoins, then it is a standby behind its re-enabled PgBouncer
+    stack.rejoin(1)
+    assert old_primary.query("SELECT pg_is_in_recovery()") == [(True,)]
+    with psycopg.connect(
+        host="127.0.0.1", port=stack.poolers[old_primary.name].port, user="postgres",
+        dbname="myhibachi", autocommit=True,
+    ) as conn:  # fmt: skip
+        assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
