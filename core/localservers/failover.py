@@ -140,7 +140,7 @@ def pooler_command(port: int, command: str, *, host: str = LOOPBACK) -> bool:
     With one PgBouncer per node, libpq's ``target_session_attrs`` check reads the
     ``in_hot_standby`` the pooler cached from its first server connection: a dead primary's
     pooler still looks writable, a promoted standby's still read-only. ``DISABLE`` + ``KILL``
-    take the old node's pooler out (new clients are refused and move on to the next host);
+    (+ ``RESUME``, which KILL requires) take the old node's pooler out (new clients are refused and move on to the next host);
     ``RECONNECT`` makes the promoted node's pooler open new server connections, which report
     the new role (docs/failover.md, "PgBouncer").
     """
@@ -197,8 +197,11 @@ def promote(
     log(f"fencing the old primary ({old_primary.data_dir}, port {old_primary.port})")
     fence(old_primary, bin_dir=bin_dir)
     if old_pooler is not None:
-        answered = pooler_command(old_pooler, f"DISABLE {database}")
-        answered = answered and pooler_command(old_pooler, f"KILL {database}")
+        # KILL also pauses the database until RESUME; DISABLE keeps refusing new clients.
+        answered = all(
+            pooler_command(old_pooler, f"{command} {database}")
+            for command in ("DISABLE", "KILL", "RESUME")
+        )
         log(f"old node's PgBouncer ({old_pooler}): {'disabled' if answered else 'not answering'}")
     log(f"promoting the standby ({standby.data_dir}, port {standby.port})")
     _pg_ctl(bin_dir, standby, "promote", "-w", "-t", str(int(timeout)), timeout=timeout + 10)
