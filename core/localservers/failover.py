@@ -139,8 +139,9 @@ def pooler_command(port: int, command: str, *, host: str = LOOPBACK) -> bool:
 
     With one PgBouncer per node, libpq's ``target_session_attrs`` check reads the
     ``in_hot_standby`` the pooler cached from its first server connection: a dead primary's
-    pooler still looks writable, a promoted standby's still read-only. ``DISABLE`` + ``KILL``
-    (+ ``RESUME``, which KILL requires) take the old node's pooler out (new clients are refused and move on to the next host);
+    pooler still looks writable, a promoted standby's still read-only. ``DISABLE``, ``KILL``
+    and ``RESUME`` (KILL pauses) take the old node's pooler out: its clients are dropped, new
+    ones refused, and libpq moves on to the next host;
     ``RECONNECT`` makes the promoted node's pooler open new server connections, which report
     the new role (docs/failover.md, "PgBouncer").
     """
