@@ -216,7 +216,7 @@ def probe_params(connection: BaseDatabaseWrapper) -> dict:
     if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
         # Behind PgBouncer (core/db/urls.py): 1.18 refuses the ``options`` startup parameter,
         # and a session-level SET would stay on a server connection other clients then get.
-        # The probes' statements are single, indexed-free catalog reads; the connect timeout
+        # The probes are single catalog reads that take microseconds; the connect timeout
         # still bounds an unreachable server.
         return params
     options = params.get("options", "")
