@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.db.health import probe_params
 from core.db.urls import database_config, split_urls
 
 
@@ -43,3 +44,23 @@ def test_replica_urls_split_between_urls_not_inside_a_host_list():
     ]
     assert split_urls(f"{multi} {multi}") == [multi, multi]
     assert split_urls(None) == [] and split_urls("") == []
+
+
+class _Alias:
+    """What ``probe_params`` reads of a Django connection."""
+
+    def __init__(self, settings_dict: dict) -> None:
+        self.settings_dict = settings_dict
+
+    def get_connection_params(self) -> dict:
+        return {"host": "h", "port": "1", "dbname": "db"}
+
+
+def test_health_probes_send_no_startup_options_through_a_transaction_pooler():
+    # PgBouncer 1.18 refuses the `options` startup parameter: a probe sending it would find
+    # every replica "down" behind the pooler
+    pooled = probe_params(_Alias(database_config("postgres://u@p:6432/db", conn_max_age=60,
+                                                 transaction_pooling=True)))  # fmt: skip
+    assert "options" not in pooled
+    direct = probe_params(_Alias(database_config("postgres://u@db:5432/db", conn_max_age=60)))
+    assert "statement_timeout" in direct["options"]
