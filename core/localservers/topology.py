@@ -1,6 +1,9 @@
 """The production topology on one machine: nginx, three gunicorn backends, PostgreSQL primary +
 streaming replica, Redis, and the background work (a Celery worker and beat on a Redis broker of
-their own) — all on loopback, all under one state directory, no containers.
+their own) — all on loopback, all under one state directory, no containers. Optionally
+(``pgbouncer=True``; the ``up`` command's default) PgBouncer in transaction mode in front of each
+PostgreSQL node (docs/pooling.md). Backends get libpq multi-host URLs, so ``promote()`` and
+``rejoin()`` fail over without restarting them (docs/failover.md).
 
 In-process (tests)::
 
