@@ -323,11 +323,13 @@ def fault_primary_failover(stack: ProductionStack, timing: Timing) -> dict[str, 
     Synchronous replication for this phase: an acknowledged commit is on the standby's disk,
     which is what makes "0 acknowledged writes lost" a promise rather than luck.
     """
+    assert stack.servers is not None
     cluster = stack.servers.postgres
     if not cluster.synchronous:
         cluster.enable_synchronous()
     time.sleep(timing.before)  # acknowledged writes under synchronous commits
     old = cluster.primary
+    assert old is not None and old._process is not None
     cluster.generation += 1
     killed_at = time.monotonic()
     old._process.kill_group(signal.SIGKILL)
@@ -336,16 +338,15 @@ def fault_primary_failover(stack: ProductionStack, timing: Timing) -> dict[str, 
     promoted_at = time.monotonic()
     time.sleep(timing.hold)
     stack.rejoin(1)
-    rejoined = cluster.replica(1)
+    rejoined, new = cluster.replica(1), cluster.primary
+    assert new is not None
     return {
         "killed_at": killed_at,
         "promoted_at": promoted_at,
         "old_primary_port": old.port,
-        "new_primary_port": cluster.primary.port,
+        "new_primary_port": new.port,
         "old_primary_is_standby": bool(rejoined.query("SELECT pg_is_in_recovery()")[0][0]),
-        "standby_streaming": bool(
-            cluster.primary.query("SELECT count(*) FROM pg_stat_replication")[0][0]
-        ),
+        "standby_streaming": bool(new.query("SELECT count(*) FROM pg_stat_replication")[0][0]),
     }
 
 

@@ -136,7 +136,7 @@ def measure(
                             run(port, requests=requests, threads=count, fresh_connections=fresh,
                                 pooler_pid=pooler.pid if side == "pgbouncer" else None)
                         )  # fmt: skip
-                row = {
+                row: dict[str, Any] = {
                     side: {
                         key: round(statistics.median(r[key] for r in runs), 1)
                         for key in ("wall_us", "throughput_per_s", "pooler_cpu_us")

@@ -63,8 +63,10 @@ def database_config(
     docs/pooling.md.
     """
     single, hosts = split_hosts(url)
-    config: dict[str, Any] = dj_database_url.parse(
-        single, conn_max_age=conn_max_age, conn_health_checks=conn_health_checks
+    config: dict[str, Any] = dict(
+        dj_database_url.parse(
+            single, conn_max_age=conn_max_age, conn_health_checks=conn_health_checks
+        )
     )
     if hosts:
         config["HOST"] = ",".join(host for host, _ in hosts)
