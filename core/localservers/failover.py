@@ -279,6 +279,11 @@ def finish_rejoin(
             conn.execute(f"ALTER SYSTEM RESET {SYNCHRONOUS_SETTING}")  # type: ignore[arg-type]
             conn.execute("SELECT pg_reload_conf()")
         log(f"{SYNCHRONOUS_SETTING} restored on the primary: commits wait for a standby again")
+    if node.ask(DOWNGRADED_SQL):
+        # pg_rewind copied the primary's postgresql.auto.conf, downgrade included: without this
+        # the node, promoted some day, would commit asynchronously without a word.
+        with node.connect() as conn:
+            conn.execute(f"ALTER SYSTEM RESET {SYNCHRONOUS_SETTING}")  # type: ignore[arg-type]
     if pooler is not None:
         pooler_command(pooler, f"RECONNECT {database}")
         pooler_command(pooler, f"ENABLE {database}")

@@ -75,6 +75,12 @@ def test_rejoin_makes_the_old_primary_a_synchronous_standby_again(cluster):
     assert old_primary.query("SELECT pg_is_in_recovery()") == [(True,)]
     assert cluster.primary.query("SELECT sync_state FROM pg_stat_replication") == [("sync",)]
     assert cluster.primary.query("SHOW synchronous_standby_names") == [("*",)]
+    # nor does the rejoined node keep the downgrade pg_rewind copied from the new primary
+    downgrades = (
+        "SELECT count(*) FROM pg_file_settings WHERE name = 'synchronous_standby_names' "
+        "AND sourcefile LIKE '%%auto.conf'"
+    )
+    assert old_primary.query(downgrades) == [(0,)]
     cluster.primary.query("INSERT INTO booking VALUES (2)", dbname=DB)  # does not block
     cluster.wait_for_replay(1)
     assert old_primary.query("SELECT count(*) FROM booking", dbname=DB) == [(2,)]
