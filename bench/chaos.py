@@ -20,6 +20,7 @@ import contextlib
 import datetime
 import json
 import random
+import signal
 import sys
 import threading
 import time
@@ -51,6 +52,7 @@ class Sample:
     retry_after: str = ""
     code: str = ""
     error: str = ""
+    at: float = 0.0  # time.monotonic() when the answer came
 
     @property
     def failed(self) -> bool:
@@ -67,6 +69,8 @@ class Timing:
     lag_hold: float  # replay paused: past the lag budget and a health check or two
     concurrency: int
     max_requests: int  # per phase, a bound on top of the time
+    # From the primary's SIGKILL to the operator's promote command (detection, a decision).
+    promote_after: float = 1.0
 
     @classmethod
     def short(cls) -> Timing:
@@ -75,8 +79,9 @@ class Timing:
     @classmethod
     def full(cls) -> Timing:
         return cls(
-            before=5.0, hold=15.0, after=8.0, lag_hold=15.0, concurrency=8, max_requests=30000
-        )
+            before=5.0, hold=15.0, after=8.0, lag_hold=15.0, concurrency=8, max_requests=30000,
+            promote_after=5.0,
+        )  # fmt: skip
 
 
 @dataclass
@@ -178,9 +183,10 @@ class Workload:
                 code = str(reply.json().get("code", ""))
             except (ValueError, AttributeError):
                 code = ""
+        answered = time.monotonic()
         sample = Sample(
-            phase, op, reply.status, time.monotonic() - began,
-            reply.headers.get("retry-after", ""), code, reply.error[:200],
+            phase, op, reply.status, answered - began,
+            reply.headers.get("retry-after", ""), code, reply.error[:200], answered,
         )  # fmt: skip
         with self._lock:
             self.samples.append(sample)
@@ -254,6 +260,10 @@ def _ready(stack: ProductionStack) -> bool:
     )
 
 
+# The issue's bound: after a promotion, writes are acknowledged again within this many seconds.
+WRITES_BACK_WITHIN_SECONDS = 15.0
+
+
 def fault_none(stack: ProductionStack, timing: Timing) -> None:
     time.sleep(timing.hold)
 
@@ -325,7 +335,62 @@ def fault_primary_restart(stack: ProductionStack, timing: Timing) -> None:
     _wait(lambda: _ready(stack), 30)
 
 
-FAULTS: list[tuple[str, str, Callable[[ProductionStack, Timing], None]]] = [
+def fault_primary_failover(stack: ProductionStack, timing: Timing) -> dict[str, Any]:
+    """SIGKILL the primary (every process of it, as a host crash), promote the standby with the
+    operator's command, then rejoin the old primary as a standby (pg_rewind).
+
+    Synchronous replication for this phase: an acknowledged commit is on the standby's disk,
+    which is what makes "0 acknowledged writes lost" a promise rather than luck.
+    """
+    assert stack.servers is not None
+    cluster = stack.servers.postgres
+    if not cluster.synchronous:
+        cluster.enable_synchronous()
+    time.sleep(timing.before)  # acknowledged writes under synchronous commits
+    old = cluster.primary
+    assert old is not None and old._process is not None
+    cluster.generation += 1
+    killed_at = time.monotonic()
+    old._process.kill_group(signal.SIGKILL)
+    time.sleep(timing.promote_after)
+    stack.promote(1)
+    promoted_at = time.monotonic()
+    time.sleep(timing.hold)
+    stack.rejoin(1)
+    rejoined, new = cluster.replica(1), cluster.primary
+    assert new is not None
+    return {
+        "killed_at": killed_at,
+        "promoted_at": promoted_at,
+        "old_primary_port": old.port,
+        "new_primary_port": new.port,
+        "old_primary_is_standby": bool(rejoined.query("SELECT pg_is_in_recovery()")[0][0]),
+        "standby_streaming": bool(new.query("SELECT count(*) FROM pg_stat_replication")[0][0]),
+    }
+
+
+def failover_figures(samples: list[Sample], marks: dict[str, Any]) -> dict[str, Any]:
+    """How long writes were out, from the kill and from the promotion: the first acknowledged
+    write answered after the promotion (writes answered before it, after the kill, count as
+    failed or as acknowledged by the dead primary before it died)."""
+    killed_at, promoted_at = marks["killed_at"], marks["promoted_at"]
+    back = [
+        s.at
+        for s in samples
+        if s.phase == PRIMARY_FAILOVER and s.op in WRITES and s.status is not None
+        and s.status < 300 and s.at > promoted_at
+    ]  # fmt: skip
+    first = min(back) if back else None
+    return {
+        "writes_back_after_kill_seconds": None if first is None else round(first - killed_at, 2),
+        "writes_back_after_promote_seconds": (
+            None if first is None else round(first - promoted_at, 2)
+        ),
+        **{k: v for k, v in marks.items() if not k.endswith("_at")},
+    }
+
+
+FAULTS: list[tuple[str, str, Callable[[ProductionStack, Timing], dict[str, Any] | None]]] = [
     ("baseline", "no fault", fault_none),
     ("replica-restart", "the replica stopped, then started again", fault_replica_restart),
     ("replay-paused", "replica replay paused past the lag budget", fault_replay_paused),
@@ -340,6 +405,16 @@ FAULTS: list[tuple[str, str, Callable[[ProductionStack, Timing], None]]] = [
     ("primary-restart", "the primary stopped, then started again", fault_primary_restart),
 ]
 PRIMARY_OUTAGE = "primary-restart"
+PRIMARY_FAILOVER = "primary-failover"
+FAILOVER = (
+    PRIMARY_FAILOVER,
+    "the primary killed (SIGKILL), the standby promoted, the old primary rejoined",
+    fault_primary_failover,
+)
+# `make chaos` and `--short`: every fault, the failover last (it leaves the roles swapped).
+ALL_FAULTS = [*FAULTS, FAILOVER]
+# Where writes may fail, and only cleanly (503 + Retry-After).
+WRITE_OUTAGES = (PRIMARY_OUTAGE, PRIMARY_FAILOVER)
 
 
 # ---------------------------------------------------------------------------- the audit
@@ -497,7 +572,14 @@ def verdict(name: str, figures: dict[str, Any], checked: dict[str, Any]) -> list
     wrong = [f"audit: {problem}" for problem in checked["problems"]]
     if figures["failed_reads"]:
         wrong.append(f"{figures['failed_reads']} failed reads")
-    if name == PRIMARY_OUTAGE:
+    if name == PRIMARY_FAILOVER:
+        back = figures.get("writes_back_after_promote_seconds")
+        if back is None or back > WRITES_BACK_WITHIN_SECONDS:
+            wrong.append(f"writes not acknowledged within {WRITES_BACK_WITHIN_SECONDS:g}s of "
+                         f"the promotion (first after {back}s)")  # fmt: skip
+        if not figures.get("old_primary_is_standby") or not figures.get("standby_streaming"):
+            wrong.append("the old primary did not rejoin as a streaming standby")
+    if name in WRITE_OUTAGES:
         unclean = figures["failed_writes"] - figures["failed_writes_clean_503"]
         if unclean:
             wrong.append(f"{unclean} writes failed other than 503 + Retry-After")
@@ -584,7 +666,10 @@ def chaos_stack() -> Iterator[ProductionStack]:
 
 
 def run_chaos(
-    stack: ProductionStack, timing: Timing, log: Callable[[str], None] = print
+    stack: ProductionStack,
+    timing: Timing,
+    log: Callable[[str], None] = print,
+    faults: Sequence[tuple[str, str, Callable[..., dict[str, Any] | None]]] = FAULTS,
 ) -> dict[str, Any]:
     """Every fault in turn under one steady workload; figures and an audit after each."""
     customers = setup_customers(stack, timing.concurrency)
@@ -597,13 +682,15 @@ def run_chaos(
     workload.start()
     try:
         time.sleep(timing.before)
-        for name, description, fault in FAULTS:
+        for name, description, fault in faults:
             workload.set_phase(name, timing.max_requests)
             log(f"chaos: {name}: {description}")
             time.sleep(timing.before)
-            fault(stack, timing)
+            marks = fault(stack, timing)
             time.sleep(timing.after)
             figures = phase_figures(name, workload.samples)
+            if marks:
+                figures.update(failover_figures(workload.samples, marks))
             checked = audit(stack, workload)
             problems = verdict(name, figures, checked)
             phases.append(
@@ -662,6 +749,15 @@ def markdown(results: dict[str, Any], command: str) -> str:
             f"{len(final['overbooked_slots'])}; payments not matching their booking: "
             f"{len(final['payments_not_matching_booking'])}.",
             "",
+            *[
+                f"Failover: writes acknowledged again {phase['writes_back_after_promote_seconds']}"
+                f" s after the promotion ({phase['writes_back_after_kill_seconds']} s after the "
+                f"kill); the old primary rejoined as a standby: "
+                f"{phase['old_primary_is_standby'] and phase['standby_streaming']}."
+                for phase in results["phases"]
+                if phase["name"] == PRIMARY_FAILOVER
+            ],
+            "",
             f"Result: {'PASS' if results['ok'] else 'FAIL'}",
             *[
                 f"- {phase['name']}: {problem}"
@@ -690,7 +786,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = args.out or RESULTS / stamp
     command = "python -m bench.chaos" + (" --short" if args.short else "")
     with chaos_stack() as stack:
-        results = run_chaos(stack, timing, log=lambda line: print(line, flush=True))
+        results = run_chaos(
+            stack, timing, log=lambda line: print(line, flush=True), faults=ALL_FAULTS
+        )
     write_report(results, out_dir, command)
     print((out_dir / "chaos.md").read_text())
     print(f"chaos: report in {out_dir}")

@@ -36,6 +36,8 @@ class BenchConfig:
     redis_requests: int = 200_000
     pgbench_scale: int = 10
     pgbench_seconds: int = 10
+    # Requests per run of the pooler's cost (bench/pooling.py), direct and through PgBouncer.
+    pooling_requests: int = 4000
     # py-spy the cached featured-posts path on one backend (needs py-spy: requirements-bench).
     profile: bool = False
 
@@ -57,6 +59,7 @@ class BenchConfig:
             redis_requests=2000,
             pgbench_scale=1,
             pgbench_seconds=1,
+            pooling_requests=200,
         )
 
     @property

@@ -158,6 +158,19 @@ def ceilings_table(results: dict[str, Any]) -> list[str]:
             f"| pgbench -S, {row['clients']} clients, scale {row['scale']} "
             f"| {_num(row['tps'])} tps | avg {_ms(row['latency_ms'].get('avg'))} ms |"
         )
+    pooled = found.get("pgbouncer", {})
+    for key, title in (("persistent_t1", "persistent connection, 1 thread"),
+                       ("persistent_t4", "persistent connection, 4 threads"),
+                       ("per_request_t1", "connection per request, 1 thread")):  # fmt: skip
+        if key in pooled:
+            row = pooled[key]
+            lines.append(
+                f"| PgBouncer vs direct ({title}; health check + 1 read) "
+                f"| {_num(row['pgbouncer']['throughput_per_s'])} vs "
+                f"{_num(row['direct']['throughput_per_s'])} req/s "
+                f"| {row['added_wall_us']:+.0f} us per request, pooler CPU "
+                f"{row['pgbouncer']['pooler_cpu_us']:.0f} us |"
+            )
     return lines
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import appmetrics, ceilings, report, targets
+from bench import appmetrics, ceilings, pooling, report, targets
 from bench.config import BenchConfig
 from bench.loadgen import Measurement, run_wrk, tree_cpu_seconds
 from bench.machine import machine_facts
@@ -564,6 +564,15 @@ class Bench:
             scale=self.config.pgbench_scale,
             clients=min(16, self.config.compare_connections),
             seconds=self.config.pgbench_seconds,
+        )
+        # What PgBouncer (transaction mode) adds per request, against this primary
+        # (bench/pooling.py; docs/pooling.md).
+        self.results["ceilings"]["pgbouncer"] = pooling.measure(
+            postgres.primary,
+            base_dir=self.state_dir / "pgbouncer-bench",
+            requests=self.config.pooling_requests,
+            rounds=self.config.rounds,
+            log=self.say,
         )
 
     # ------------------------------------------------------------------ more posts

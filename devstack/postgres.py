@@ -44,7 +44,10 @@ CLUSTER_SETTINGS: dict[str, str] = {
     "unix_socket_directories": "''",
     # Throwaway data: skip the disk flushes, which is most of PostgreSQL's write cost.
     "fsync": "off",
-    "full_page_writes": "off",
+    # pg_rewind (the old primary's rejoin after a failover, devstack/failover.py)
+    # needs both: hint-bit changes in the WAL, and full pages after each checkpoint.
+    "full_page_writes": "on",
+    "wal_log_hints": "on",
     "wal_level": "replica",
     "max_wal_senders": "10",
     "max_replication_slots": "10",
@@ -65,6 +68,12 @@ local all all trust
 host all all {LOOPBACK}/32 trust
 host replication all {LOOPBACK}/32 trust
 """
+# Synchronous replication, when asked for (PostgresCluster(synchronous=True)): a commit returns
+# once one standby has flushed its WAL. "*": any standby, whichever node is primary now.
+SYNCHRONOUS_SETTINGS: dict[str, str] = {
+    "synchronous_standby_names": "'*'",
+    "synchronous_commit": "on",
+}
 STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
 
 
@@ -202,8 +211,10 @@ class PostgresCluster:
         bin_dir: Path | None = None,
         settings: dict[str, str] | None = None,
         keep_files: bool = False,
+        synchronous: bool = False,
     ) -> None:
         self.replica_count = replicas
+        self.synchronous = synchronous
         self.database = database
         self.bin_dir = bin_dir or postgres_bin_dir()
         self.user = server_user()
@@ -233,6 +244,8 @@ class PostgresCluster:
             self.primary.query(f'CREATE DATABASE "{self.database}"')
             for index in range(1, self.replica_count + 1):
                 self.replicas.append(self._clone_replica(index, timeout))
+            if self.synchronous:
+                self.enable_synchronous()
         except BaseException:
             self.stop()
             raise
@@ -271,6 +284,27 @@ class PostgresCluster:
         (data_dir / "pg_hba.conf").write_text(PG_HBA)
         chown_tree(data_dir, self.user)
         return self._start_on_free_port("primary", data_dir, timeout)
+
+    def enable_synchronous(self) -> None:
+        """Synchronous commits on every node, once a standby exists (before, each commit would
+        wait forever for one). A standby ignores the setting until it is promoted."""
+        self.synchronous = True
+        for server in self.servers():
+            with open(server.data_dir / "postgresql.conf", "a") as conf:
+                conf.writelines(f"{key} = {value}\n" for key, value in SYNCHRONOUS_SETTINGS.items())
+            server.query("SELECT pg_reload_conf()")
+        assert self.primary is not None
+        self._wait(
+            lambda: (
+                self.primary.query(  # type: ignore[union-attr]
+                    "SELECT count(*) FROM pg_stat_replication "
+                    "WHERE sync_state IN ('sync', 'quorum')"
+                )[0][0]
+                >= 1
+            ),
+            30,
+            "a synchronous standby",
+        )
 
     def _clone_replica(self, index: int, timeout: float) -> PostgresServer:
         assert self.primary is not None
@@ -342,6 +376,33 @@ class PostgresCluster:
             "DATABASE_REPLICA_URLS": ",".join(self.replica_urls),
         }
 
+    def failover_env(self, ports: dict[str, int] | None = None) -> dict[str, str]:
+        """The same in libpq's multi-host form (core/db/urls.py), which follows a promotion.
+
+        The primary's URL lists every node with ``target_session_attrs=read-write``: whichever
+        accepts writes now. Each replica's lists its own node first, then the others, with
+        ``prefer-standby``: a standby if any answers, else the new primary (which the health
+        check then reports as promoted, and reads go to ``default``). ``ports``: the port to use
+        for each server by name (PgBouncer in front of each), else the servers' own.
+        """
+        nodes = [self.primary, *self.replicas]
+        assert all(node is not None for node in nodes)
+
+        def address(server: PostgresServer) -> str:
+            return f"{LOOPBACK}:{(ports or {}).get(server.name, server.port)}"
+
+        def url(first: list[PostgresServer], attrs: str) -> str:
+            rest = [node for node in nodes if node not in first]
+            hosts = ",".join(address(node) for node in [*first, *rest])  # type: ignore[arg-type]
+            return f"postgres://{SUPERUSER}@{hosts}/{self.database}?target_session_attrs={attrs}"
+
+        return {
+            "DATABASE_URL": url([], "read-write"),
+            "DATABASE_REPLICA_URLS": ",".join(
+                url([replica], "prefer-standby") for replica in self.replicas
+            ),
+        }
+
     # ---------------------------------------------------------------- replication control
     def pause_replay(self, which: int | str = 1, timeout: float = 10) -> None:
         """Pause WAL replay on a replica: it keeps receiving WAL but shows old data."""
@@ -375,6 +436,62 @@ class PostgresCluster:
         self.generation += 1
         self.primary.stop("fast")
         self.primary.start(timeout)
+
+    def promote(
+        self,
+        which: int | str = 1,
+        *,
+        keep_synchronous: bool = False,
+        poolers: dict[str, int] | None = None,
+    ) -> None:
+        """Fail over: fence the primary (stopped if running), promote replica ``which``.
+
+        The roles swap: ``primary`` is the promoted server, and the old primary takes the
+        replica's place (stopped) until ``rejoin(which)``.
+        """
+        from devstack import failover
+
+        replica = self.replica(which)
+        old = self.primary
+        assert old is not None
+        self.generation += 1
+        failover.promote(
+            failover.Node(replica.data_dir, replica.port),
+            failover.Node(old.data_dir, old.port),
+            keep_synchronous=keep_synchronous,
+            bin_dir=self.bin_dir,
+            log=logger.info,
+            old_pooler=(poolers or {}).get(old.name),
+            new_pooler=(poolers or {}).get(replica.name),
+            database=self.database,
+        )
+        old.stop("immediate")  # reaps it (it was fenced)
+        index = self.replicas.index(replica)
+        self.primary, self.replicas[index] = replica, old
+        self._paused.discard(index + 1)
+
+    def rejoin(
+        self, which: int | str = 1, timeout: float = 60, poolers: dict[str, int] | None = None
+    ) -> None:
+        """The stopped replica ``which`` (the old primary after ``promote``) is rewound onto
+        the current primary's timeline and started as its standby."""
+        from devstack import failover
+
+        node = self.replica(which)
+        assert self.primary is not None and not node.running
+        primary = failover.Node(self.primary.data_dir, self.primary.port)
+        target = failover.Node(node.data_dir, node.port)
+        failover.rewind(target, primary, bin_dir=self.bin_dir)
+        self.generation += 1
+        node.start(timeout)
+        failover.finish_rejoin(
+            target,
+            primary,
+            log=logger.info,
+            timeout=timeout,
+            pooler=(poolers or {}).get(node.name),
+            database=self.database,
+        )
 
     def current_lsn(self) -> str:
         assert self.primary is not None

@@ -23,11 +23,13 @@ class LocalServers:
         database: str = "myhibachi",
         base_dir: Path | None = None,
         redis_args: list[str] | None = None,
+        synchronous: bool = False,
     ):
         self.postgres = PostgresCluster(
             replicas=replicas,
             database=database,
             base_dir=base_dir / "postgres" if base_dir else None,
+            synchronous=synchronous,
         )
         self.redis = (
             RedisServer(base_dir=base_dir / "redis" if base_dir else None, extra_args=redis_args)

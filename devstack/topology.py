@@ -1,6 +1,9 @@
 """The production topology on one machine: nginx, three gunicorn backends, PostgreSQL primary +
 streaming replica, Redis, and the background work (a Celery worker and beat on a Redis broker of
-their own) — all on loopback, all under one state directory, no containers.
+their own) — all on loopback, all under one state directory, no containers. Optionally
+(``pgbouncer=True``; the ``up`` command's default) PgBouncer in transaction mode in front of each
+PostgreSQL node (docs/pooling.md). Backends get libpq multi-host URLs, so ``promote()`` and
+``rejoin()`` fail over without restarting them (docs/failover.md).
 
 In-process (tests)::
 
@@ -40,11 +43,13 @@ from types import FrameType
 from typing import Any
 
 from config.redis import sentinel_url
+from core.db.urls import split_urls
 from deploy.nginx.render import NginxSite
 from devstack.binaries import MissingBinary
 from devstack.celery import CeleryBeat, CeleryWorker
 from devstack.gunicorn import PROJECT_ROOT, GunicornServer
 from devstack.nginx import NginxServer
+from devstack.pgbouncer import DEFAULT_POOL_SIZE, PgBouncerServer
 from devstack.processes import LOOPBACK, ServerStartError, free_port
 from devstack.redis import RedisServer
 from devstack.sentinel import SentinelRedis
@@ -109,6 +114,9 @@ class ProductionStack:
         task_workers: int = 1,
         worker_metrics_port: int | None = DEFAULT_WORKER_METRICS_PORT,
         redis_failover: bool = False,
+        pgbouncer: bool = False,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        synchronous: bool = False,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.backend_ports = list(backend_ports)
@@ -133,6 +141,12 @@ class ProductionStack:
         self.sentinel: SentinelRedis | None = None
         self.celery_workers: list[CeleryWorker] = []
         self.beat: CeleryBeat | None = None
+        # PgBouncer in transaction mode in front of each PostgreSQL node, by the node's name
+        # ("primary", "replica_1": the names stay with the servers through a failover).
+        self.pgbouncer = pgbouncer
+        self.pool_size = pool_size
+        self.poolers: dict[str, PgBouncerServer] = {}
+        self.synchronous = synchronous
         self._secret_key = secrets.token_urlsafe(50)
 
     def __enter__(self) -> ProductionStack:
@@ -158,7 +172,11 @@ class ProductionStack:
                 base_dir=self.state_dir,
                 redis_args=REDIS_ARGS,
                 redis=not self.redis_failover,
+                synchronous=self.synchronous,
             ).start()
+            if self.pgbouncer:
+                say(f"starting PgBouncer (transaction mode, {self.pool_size} server connections)")
+                self._start_poolers()
             if self.redis_failover:
                 say("starting Redis master + replica and three sentinels")
                 self.sentinel = SentinelRedis(
@@ -210,8 +228,61 @@ class ProductionStack:
             self.broker.stop()
         if self.sentinel is not None:
             self.sentinel.stop()
+        for pooler in self.poolers.values():
+            pooler.stop()
         if self.servers is not None:
             self.servers.stop()
+
+    def _start_poolers(self) -> None:
+        assert self.servers is not None
+        for server in self.servers.postgres.servers():
+            self.poolers[server.name] = self._pooler(server.name, server.port).start()
+
+    def _pooler(self, name: str, server_port: int, port: int | None = None) -> PgBouncerServer:
+        assert self.servers is not None
+        return PgBouncerServer(
+            name=name,
+            server_port=server_port,
+            base_dir=self.state_dir / f"pgbouncer-{name}",
+            pool_size=self.pool_size,
+            user=self.servers.postgres.user,
+            port=port,
+        )
+
+    # ---------------------------------------------------------------- failover
+    def promote(self, which: int | str = 1) -> None:
+        """The operator's failover: fence the primary, promote the standby ``which``; with
+        PgBouncer, disable the old node's pooler and refresh the promoted node's
+        (``devstack.failover.pooler_command``). The backends follow through their
+        multi-host URLs, without a restart."""
+        assert self.servers is not None
+        self.servers.postgres.promote(which, poolers=self._pooler_ports())
+
+    def rejoin(self, which: int | str = 1) -> None:
+        """The old primary (replica ``which`` since ``promote``) rejoins as a standby
+        (pg_rewind); its PgBouncer is enabled again."""
+        assert self.servers is not None
+        self.servers.postgres.rejoin(which, poolers=self._pooler_ports())
+
+    def _pooler_ports(self) -> dict[str, int]:
+        return {name: pooler.port for name, pooler in self.poolers.items() if pooler.port}
+
+    def database_env(self, application_name: str) -> dict[str, str]:
+        """DATABASE_URL and DATABASE_REPLICA_URLS for a backend or worker: multi-host (every
+        node, libpq picks by role), through the poolers when there are, and named."""
+        assert self.servers is not None
+        ports = {name: pooler.port for name, pooler in self.poolers.items() if pooler.port}
+        urls = self.servers.postgres.failover_env(ports)
+        env = {
+            "DATABASE_URL": _with_application_name(urls["DATABASE_URL"], application_name),
+            "DATABASE_REPLICA_URLS": ",".join(
+                _with_application_name(url, application_name)
+                for url in split_urls(urls["DATABASE_REPLICA_URLS"])
+            ),
+        }
+        if self.poolers:
+            env["DATABASE_TRANSACTION_POOLING"] = "true"
+        return env
 
     def _prepare_state_dir(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -243,13 +314,7 @@ class ProductionStack:
         backend_env = {
             **self.app_env(),
             # Each backend names itself to PostgreSQL (pg_stat_activity.application_name).
-            "DATABASE_URL": _with_application_name(
-                self.servers.postgres.url("default"), f"myhibachi-{name}"
-            ),
-            "DATABASE_REPLICA_URLS": ",".join(
-                _with_application_name(url, f"myhibachi-{name}")
-                for url in self.servers.postgres.replica_urls
-            ),
+            **self.database_env(f"myhibachi-{name}"),
             "PROMETHEUS_MULTIPROC_DIR": str(base_dir / "metrics"),
             **(env or {}),
         }
@@ -266,16 +331,7 @@ class ProductionStack:
 
     def _start_celery(self) -> None:
         assert self.servers is not None
-        env = {
-            **self.app_env(),
-            "DATABASE_URL": _with_application_name(
-                self.servers.postgres.url("default"), "myhibachi-worker"
-            ),
-            "DATABASE_REPLICA_URLS": ",".join(
-                _with_application_name(url, "myhibachi-worker")
-                for url in self.servers.postgres.replica_urls
-            ),
-        }
+        env = {**self.app_env(), **self.database_env("myhibachi-worker")}
         for index in range(1, self.task_workers + 1):
             name = "worker" if self.task_workers == 1 else f"worker{index}"
             port = (self.worker_metrics_port or free_port()) if index == 1 else free_port()
@@ -398,6 +454,16 @@ class ProductionStack:
                 for server in postgres.servers()
             ),
         ]
+        for name, pooler in self.poolers.items():
+            processes.append(
+                {
+                    "name": f"pgbouncer {name}",
+                    "kind": "pgbouncer",
+                    "pid": pooler.pid,
+                    "url": f"postgres://postgres@{LOOPBACK}:{pooler.port}/{postgres.database}",
+                    "log": str(pooler.log_path),
+                }
+            )
         if self.servers.redis is not None:
             processes.append(
                 {
@@ -535,6 +601,8 @@ def serve(args: argparse.Namespace) -> int:
         demo_data=not args.no_demo_data,
         micro_cache=not args.no_micro_cache,
         redis_failover=args.redis_failover,
+        pgbouncer=not args.no_pgbouncer,
+        synchronous=args.synchronous,
     )
     base = {"supervisor_pid": os.getpid(), "state_dir": str(state_dir)}
     write_state(state_dir, {**base, "state": "starting"})
@@ -623,6 +691,10 @@ def _serve_args(args: argparse.Namespace) -> list[str]:
         argv.append("--no-micro-cache")
     if args.redis_failover:
         argv.append("--redis-failover")
+    if args.no_pgbouncer:
+        argv.append("--no-pgbouncer")
+    if args.synchronous:
+        argv.append("--synchronous")
     return argv
 
 
@@ -726,6 +798,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         default=os.environ.get("STACK_REDIS_FAILOVER", "") not in ("", "0", "false"),
         help="Redis master + replica + three sentinels ($STACK_REDIS_FAILOVER)",
+    )
+    parser.add_argument(
+        "--no-pgbouncer",
+        action="store_true",
+        default=os.environ.get("STACK_PGBOUNCER", "true").lower() in ("0", "false", "no", "off"),
+        help="backends connect to PostgreSQL directly, not through PgBouncer ($STACK_PGBOUNCER)",
+    )
+    parser.add_argument(
+        "--synchronous",
+        action="store_true",
+        default=os.environ.get("STACK_SYNCHRONOUS", "").lower() in ("1", "true", "yes", "on"),
+        help="synchronous replication: a commit waits for the standby ($STACK_SYNCHRONOUS)",
     )
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for up/down")
     args = parser.parse_args(argv)

@@ -1,8 +1,7 @@
 """Minimal settings for the framework floor: no middleware, no installed apps but this one."""
 
-import dj_database_url
-
-from config.env import env_str
+from config.env import env_bool, env_str
+from core.db.urls import database_config
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "bench-minimal-not-secret")
 DEBUG = False
@@ -13,10 +12,13 @@ INSTALLED_APPS = ["bench.minimal"]
 MIDDLEWARE: list[str] = []
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# The same primary as the app, persistent connections like the app's.
+# The same primary as the app (libpq's multi-host form too, core/db/urls.py), persistent
+# connections like the app's.
 DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", "sqlite:///:memory:"), conn_max_age=60, conn_health_checks=True
+    "default": database_config(
+        env_str("DATABASE_URL", "sqlite:///:memory:") or "sqlite:///:memory:",
+        conn_max_age=60,
+        transaction_pooling=env_bool("DATABASE_TRANSACTION_POOLING", False),
     )
 }
 LOGGING_CONFIG = None

@@ -8,8 +8,6 @@ local-memory cache.
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
-
 from config.env import env_bool, env_float, env_int, env_list, env_str, site_url
 from config.redis import (
     celery_sentinel_broker_url,
@@ -18,6 +16,7 @@ from config.redis import (
     sentinel_url,
     through_sentinel,
 )
+from core.db.urls import database_config, split_urls
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -114,18 +113,29 @@ TEMPLATES = [
 ]
 
 # ------------------------------------------------------------------------------ databases
-# https://github.com/jazzband/dj-database-url
+# https://github.com/jazzband/dj-database-url, plus libpq's multi-host form (core/db/urls.py):
+# DATABASE_URL=postgres://app@db-a:5432,db-b:5432/myhibachi?target_session_attrs=read-write
+# follows a promoted standby without a restart; replicas take ?target_session_attrs=prefer-standby.
+# docs/failover.md
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+# Persistent connections; behind PgBouncer they are cheap client slots on the pooler, which keeps
+# the server connections few (docs/pooling.md).
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
+# The URLs point at PgBouncer in transaction mode: no server-side cursors, no prepared statements.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
 DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+    "default": database_config(
+        DATABASE_URL,
+        conn_max_age=DATABASE_CONN_MAX_AGE,
+        transaction_pooling=DATABASE_TRANSACTION_POOLING,
     ),
 }
 # Read replicas, one alias each ("replica_1", ...); routing is the replica router's job.
-for _index, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
-    DATABASES[f"replica_{_index}"] = dj_database_url.parse(
-        _url, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+for _index, _url in enumerate(split_urls(env_str("DATABASE_REPLICA_URLS")), start=1):
+    DATABASES[f"replica_{_index}"] = database_config(
+        _url,
+        conn_max_age=DATABASE_CONN_MAX_AGE,
+        transaction_pooling=DATABASE_TRANSACTION_POOLING,
     )
 # PostgreSQL through our backend: a read failing because its server is unreachable is retried
 # on the other side, a replica's on the primary and the primary's on a replica

@@ -214,6 +214,12 @@ def probe_params(connection: BaseDatabaseWrapper) -> dict:
     timeout = conf.probe_timeout_seconds()
     params["connect_timeout"] = max(1, int(timeout))
     params["autocommit"] = True
+    if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+        # Behind PgBouncer (core/db/urls.py): 1.18 refuses the ``options`` startup parameter,
+        # and a session-level SET would stay on a server connection other clients then get.
+        # The probes are single catalog reads that take microseconds; the connect timeout
+        # still bounds an unreachable server.
+        return params
     options = params.get("options", "")
     params["options"] = f"{options} -c statement_timeout={int(timeout * 1000)}".strip()
     return params

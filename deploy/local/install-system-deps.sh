@@ -2,7 +2,7 @@
 # Make sure the servers the integration tests start are installed: PostgreSQL (15+, with
 # initdb, postgres and pg_basebackup from one version), Redis and Redis Sentinel, nginx. The
 # test harness (devstack) looks in the same places: PATH, then /usr/lib/postgresql/*/bin.
-# Also wrk, the benchmark's load generator; promtool (Debian package prometheus), which checks
+# Also PgBouncer; wrk, the benchmark's load generator; promtool (Debian package prometheus), which checks
 # and unit-tests the alert rules; and
 # Chromium with its matching ChromeDriver (chromium, chromium-driver) for the admin's browser
 # tests (tests/e2e/test_admin_browser.py): Debian's builds, never a downloaded browser.
@@ -46,6 +46,10 @@ command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ] || missing+=(pro
 # The benchmark's load generator (bench/, `make bench`; its smoke run is part of `make test`).
 # redis-benchmark comes with redis-server (redis-tools), pgbench with PostgreSQL.
 command -v wrk >/dev/null 2>&1 || [ -x /usr/bin/wrk ] || missing+=(wrk)
+# PgBouncer (transaction mode) in front of each PostgreSQL node in the local stack and the
+# pooling test (devstack/pgbouncer.py, docs/pooling.md). pg_rewind, for the failover's
+# rejoin, comes with the PostgreSQL server package.
+command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 # Optional: without them the browser tests skip (unless root, where this installs them).
 optional=()
 [ -x /usr/bin/chromium ] || optional+=(chromium)

@@ -65,7 +65,8 @@ def test_hadolint_finds_nothing():
 
 def test_multi_stage_slim_base_and_the_runtime_stage_is_the_default():
     named = stages()
-    assert list(named) == ["build", "nginx", "runtime"]  # the last one is what `docker build` makes
+    # the last one is what `docker build` makes; pgbouncer: issue 18
+    assert list(named) == ["build", "nginx", "pgbouncer", "runtime"]
     args = dict(rest.split("=", 1) for keyword, rest in instructions() if keyword == "ARG")
     assert re.fullmatch(r"python:3\.1[1-9][.\d]*-slim-\w+", args["PYTHON_IMAGE"])
     assert "unprivileged" in args["NGINX_IMAGE"]
@@ -127,8 +128,11 @@ def test_backends_wait_for_migrations_and_use_primary_replica_and_redis():
         assert backend["build"]["target"] == "runtime"
         env = backend["environment"]
         assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
-        assert "@postgres-primary:5432/" in env["DATABASE_URL"]
-        assert "@postgres-replica:5432/" in env["DATABASE_REPLICA_URLS"]
+        assert "@pgbouncer-primary:6432,pgbouncer-replica:6432/" in env["DATABASE_URL"]
+        assert "target_session_attrs=read-write" in env["DATABASE_URL"]
+        assert "@pgbouncer-replica:6432,pgbouncer-primary:6432/" in env["DATABASE_REPLICA_URLS"]
+        assert "target_session_attrs=prefer-standby" in env["DATABASE_REPLICA_URLS"]
+        assert env["DATABASE_TRANSACTION_POOLING"] == "true"
         # Redis through Sentinel (issue 18): the URL names the master, the sentinels find it
         assert env["REDIS_URL"] == "redis://myhibachi/0"
         assert env["REDIS_SENTINEL_MASTER"] == "myhibachi"
@@ -176,6 +180,29 @@ def test_postgres_primary_streams_to_a_hot_standby():
     for path in (DOCKER / "postgres").glob("*.sh"):
         result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
+
+
+def test_pgbouncer_in_transaction_mode_in_front_of_each_postgres_node():
+    services = compose()["services"]
+    for node in ("primary", "replica"):
+        pooler = services[f"pgbouncer-{node}"]
+        assert pooler["build"]["target"] == "pgbouncer"
+        assert pooler["environment"]["PGBOUNCER_SERVER_HOST"] == f"postgres-{node}"
+        assert pooler["depends_on"] == {f"postgres-{node}": {"condition": "service_healthy"}}
+        for name in (*BACKENDS, "worker"):
+            assert services[name]["depends_on"][f"pgbouncer-{node}"] == {
+                "condition": "service_healthy"
+            }
+    config = (DOCKER / "pgbouncer" / "pgbouncer.ini").read_text()
+    assert "pool_mode = transaction" in config
+    # migrations go straight to the primary, not through the pooler
+    migrate = services["migrate"]["environment"]
+    assert "@postgres-primary:5432/" in migrate["DATABASE_URL"]
+    assert migrate["DATABASE_TRANSACTION_POOLING"] == "false"
+    # pg_rewind (the old primary's rejoin) needs wal_log_hints
+    assert "wal_log_hints=on" in services["postgres-primary"]["command"]
+    named = stages()
+    assert "pgbouncer" in named and list(named)[-1] == "runtime"
 
 
 def test_redis_is_a_bounded_lru_cache():

@@ -66,6 +66,9 @@ def test_up_status_and_down(state_dir):
         "backend3",
         "postgres primary",
         "postgres replica_1",
+        # PgBouncer in front of each node (issue 18; docs/pooling.md)
+        "pgbouncer primary",
+        "pgbouncer replica_1",
         "redis",
         # background work (devstack/celery.py)
         "redis-broker",
