@@ -19,6 +19,7 @@ DEFAULTS: dict[str, object] = {
     "REPLICA_PRIMARY_MODELS": ["sessions.Session"],
     "REPLICA_PIN_CACHE": "default",
     "REPLICA_PROBE_TIMEOUT_SECONDS": 2,
+    "DATABASE_HEALTH_CHECK_IDLE_SECONDS": 5,
 }
 
 
@@ -62,3 +63,9 @@ def weights() -> dict[str, int]:
 def primary_models() -> frozenset[str]:
     """``app_label.ModelName`` labels always read from the primary, lower-cased."""
     return frozenset(label.lower() for label in get("REPLICA_PRIMARY_MODELS") or ())
+
+
+def health_check_idle_seconds() -> float:
+    """How long a persistent connection may sit unused before its next use is preceded by
+    ``CONN_HEALTH_CHECKS``' ``SELECT 1`` (core/db/backends/postgresql)."""
+    return float(get("DATABASE_HEALTH_CHECK_IDLE_SECONDS"))
