@@ -161,11 +161,14 @@ def test_publishing_after_commit_carries_the_task_id_and_enqueue_time(redis_serv
 
 
 # ---------------------------------------------------------------------------- batches
-def test_a_batch_that_fails_to_publish_leaves_every_row_for_the_relay(broker_at):
+def test_a_batch_that_fails_to_publish_leaves_every_row_for_the_relay(
+    broker_at, django_capture_on_commit_callbacks
+):
     # given a broker nobody listens on
     broker_at("redis://127.0.0.1:1/0")
-    # when two tasks are enqueued together outside a transaction (committed, then published)
-    messages = outbox.enqueue_many(tasks.record, [{"n": 1}, {"n": 2}])
+    # when two tasks are enqueued together and published after the commit
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        messages = outbox.enqueue_many(tasks.record, [{"n": 1}, {"n": 2}])
     # then nothing was raised, both rows wait for the relay with the failure recorded
     assert len(messages) == 2
     assert outbox.pending_count() == 2
