@@ -22,6 +22,14 @@ Scenarios (``--scenario``, repeatable; default all):
   ``CACHE_RESULTS_ENABLED=false`` (what ``make bench`` compares deep pages with);
 - ``detail_uncached``: post detail with ``CACHE_RESULTS_ENABLED=false`` (2 queries);
 - ``minimal_json`` / ``minimal_db``: ``bench/minimal``'s constant JSON and one-query views.
+- The booking path (a customer with a token, a package, a zone and a slot every day with room
+  for every request; the broker is the Redis, as in production): ``booking_create`` (``POST
+  /bookings/``, each request on one of 60 dates in turn) against ``minimal_booking`` (lock,
+  count, insert, one outbox row in one transaction); ``my_bookings`` (the first page of 20)
+  and ``booking_detail`` against ``minimal_bookings`` / ``minimal_booking_detail`` (one query
+  each); ``availability_30`` (30 days, anonymous, from the per-day cache),
+  ``availability_30_uncached`` (``CACHE_RESULTS_ENABLED=false``: its one query every time)
+  against ``minimal_availability_30`` (one query).
 
 ``--cprofile N`` prints each scenario's N most expensive functions (self time, or with
 ``--cprofile-sort cumulative`` including what they call); ``--py-spy PREFIX`` runs each
@@ -96,7 +104,60 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     },
     "minimal_json": {"app": "bench.minimal.wsgi", "env": {}, "path": "/json"},
     "minimal_db": {"app": "bench.minimal.wsgi", "env": {}, "path": "/db/{slug}"},
+    # The booking path: the customer is the token's (the app) or named by X-Customer (floors).
+    "booking_create": {
+        "app": "config.wsgi",
+        "env": {},
+        "path": "/api/v1/bookings/",
+        "method": "POST",
+        "body": "booking",
+        "auth": True,
+    },
+    "my_bookings": {"app": "config.wsgi", "env": {}, "path": "/api/v1/bookings/", "auth": True},
+    "booking_detail": {
+        "app": "config.wsgi",
+        "env": {},
+        "path": "/api/v1/bookings/{booking_id}/",
+        "auth": True,
+    },
+    "availability_30": {
+        "app": "config.wsgi",
+        "env": {},
+        "path": "/api/v1/bookings/availability/?start={start}&end={end}",
+    },
+    "availability_30_uncached": {
+        "app": "config.wsgi",
+        "env": {"CACHE_RESULTS_ENABLED": "false"},
+        "path": "/api/v1/bookings/availability/?start={start}&end={end}",
+    },
+    "minimal_booking": {
+        "app": "bench.minimal.wsgi",
+        "env": {},
+        "path": "/bookings/",
+        "method": "POST",
+        "body": "booking",
+        "auth": True,
+    },
+    "minimal_bookings": {
+        "app": "bench.minimal.wsgi",
+        "env": {},
+        "path": "/bookings/mine/",
+        "auth": True,
+    },
+    "minimal_booking_detail": {
+        "app": "bench.minimal.wsgi",
+        "env": {},
+        "path": "/bookings/{booking_id}/",
+        "auth": True,
+    },
+    "minimal_availability_30": {
+        "app": "bench.minimal.wsgi",
+        "env": {},
+        "path": "/availability/?start={start}&end={end}",
+    },
 }
+BOOKING_DATES = 60  # booking_create cycles through this many dates (a slot each)
+FIRST_BOOKING_DAYS = 5  # days ahead of the first: past BOOKING_MIN_NOTICE_HOURS (72 h)
 
 
 def app_env(database_url: str, redis_url: str, work_dir: Path) -> dict[str, str]:
@@ -147,8 +208,17 @@ def wsgi_environ(path: str) -> dict[str, Any]:
     }
 
 
-def serve(application: Callable, path: str) -> str:
+def serve(
+    application: Callable,
+    path: str,
+    *,
+    method: str = "GET",
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> str:
     """One request as a WSGI server serves it; returns the status line."""
+    import io
+
     status_line: list[str] = []
 
     def start_response(status: str, headers: list, exc_info: object = None) -> Callable:
@@ -158,14 +228,90 @@ def serve(application: Callable, path: str) -> str:
     path, _, query = path.partition("?")
     environ = wsgi_environ(path)
     environ["QUERY_STRING"] = query
-    body = application(environ, start_response)
+    environ["REQUEST_METHOD"] = method
+    if body:
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_TYPE"] = "application/json"
+        environ["CONTENT_LENGTH"] = str(len(body))
+    environ.update(headers or {})
+    response = application(environ, start_response)
     try:
-        for _chunk in body:
+        for _chunk in response:
             pass
     finally:
-        if hasattr(body, "close"):
-            body.close()
+        if hasattr(response, "close"):
+            response.close()
     return status_line[0]
+
+
+def booking_body(index: int) -> bytes:
+    """The ``index``-th booking request's body: the bench slot on one of BOOKING_DATES dates."""
+    import datetime
+
+    day = datetime.date.fromisoformat(os.environ["CPU_BENCH_FIRST_DATE"])
+    day += datetime.timedelta(days=index % BOOKING_DATES)
+    order = {
+        "package": int(os.environ["CPU_BENCH_PACKAGE"]),
+        "event_date": day.isoformat(),
+        "start_time": "11:30",
+        "adults": 10,
+        "children": 0,
+        "postcode": "99901",
+        "address": "1 Bench Street",
+        "notes": "",
+    }
+    return json.dumps(order).encode()
+
+
+def seed_bookings() -> None:
+    """Run by ``manage.py shell`` once: the booking scenarios' customer, token, catalogue and
+    20 bookings; prints what the children need as JSON."""
+    import datetime
+
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from accounts.models import User
+    from bookings import services
+    from bookings.models import Package, ServiceZone, TimeSlot
+
+    package = Package.objects.create(
+        name="Bench", price_per_adult=5000, price_per_child=2500, min_guests=1, max_guests=60
+    )
+    ServiceZone.objects.create(name="Bench zone", postcode_prefixes=["999"], travel_fee=0)
+    for weekday in range(7):  # room for every request of every run
+        TimeSlot.objects.update_or_create(
+            weekday=weekday, start_time=datetime.time(11, 30), defaults={"capacity": 32767}
+        )
+    customer = User.objects.create_user(email="bench@example.com", password=None)
+    token = Token.objects.create(user=customer)
+    today = timezone.localdate()
+    first = today + datetime.timedelta(days=FIRST_BOOKING_DAYS)
+    booking = None
+    for n in range(20):
+        booking = services.booking_create(
+            customer=customer,
+            package_id=package.pk,
+            event_date=first + datetime.timedelta(days=n),
+            start_time=datetime.time(11, 30),
+            adults=10,
+            children=0,
+            postcode="99901",
+            address="1 Bench Street",
+        )
+    print(
+        json.dumps(
+            {
+                "CPU_BENCH_TOKEN": token.key,
+                "CPU_BENCH_CUSTOMER": str(customer.pk),
+                "CPU_BENCH_PACKAGE": str(package.pk),
+                "CPU_BENCH_BOOKING_ID": str(booking.pk if booking else 0),
+                "CPU_BENCH_FIRST_DATE": first.isoformat(),
+                "CPU_BENCH_START": (today + datetime.timedelta(days=1)).isoformat(),
+                "CPU_BENCH_END": (today + datetime.timedelta(days=30)).isoformat(),
+            }
+        )
+    )
 
 
 def run_child(scenario: str, requests: int, warmup: int, threads: int, cprofile: int) -> None:
@@ -177,16 +323,32 @@ def run_child(scenario: str, requests: int, warmup: int, threads: int, cprofile:
     path = spec["path"]
     if "{" in path:
         path = path.format(
-            slug=os.environ["CPU_BENCH_SLUG"], second_page=os.environ["CPU_BENCH_SECOND_PAGE"]
+            slug=os.environ["CPU_BENCH_SLUG"],
+            second_page=os.environ["CPU_BENCH_SECOND_PAGE"],
+            booking_id=os.environ["CPU_BENCH_BOOKING_ID"],
+            start=os.environ["CPU_BENCH_START"],
+            end=os.environ["CPU_BENCH_END"],
         )
+    method = spec.get("method", "GET")
+    expected = "201" if method == "POST" else "200"
+    headers: dict[str, str] = {}
+    if spec.get("auth"):
+        headers["HTTP_AUTHORIZATION"] = f"Token {os.environ['CPU_BENCH_TOKEN']}"
+        headers["HTTP_X_CUSTOMER"] = os.environ["CPU_BENCH_CUSTOMER"]
+    counter = iter(range(10**9))  # next() is atomic under the GIL: one index per request
+
+    def one() -> str:
+        body = booking_body(next(counter)) if spec.get("body") == "booking" else b""
+        return serve(application, path, method=method, body=body, headers=headers)
+
     for _ in range(warmup):
-        serve(application, path)
+        one()
     failures: list[str] = []
 
     def work(count: int) -> None:
         for _ in range(count):
-            status = serve(application, path)
-            if not status.startswith("200"):
+            status = one()
+            if not status.startswith(expected):
                 failures.append(status)
 
     profiler = None
@@ -270,6 +432,10 @@ class Servers:
             ]
         )
         self.env["CPU_BENCH_SECOND_PAGE"] = second_page.strip().splitlines()[-1]
+        seeded = self._manage(
+            ["shell", "-c", "from bench.cpu_per_request import seed_bookings; seed_bookings()"]
+        )
+        self.env.update(json.loads(seeded.strip().splitlines()[-1]))
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, DateField, IntegerField, QuerySet, TimeField, Value
 from django.utils import timezone
 
 from accounts.models import User
@@ -55,11 +55,16 @@ def package_list_active() -> list[Package]:
 
 
 def package_get_active(*, package_id: int) -> Package:
-    """The active package, or ``InvalidInput`` on the ``package`` field."""
-    package = Package.objects.filter(pk=package_id, is_active=True).first()
-    if package is None:
-        raise InvalidInput("package", "Unknown or unavailable package.")
-    return package
+    """The active package, or ``InvalidInput`` on the ``package`` field.
+
+    From the cached catalogue (no query when it is warm): a package saved or deleted bumps its
+    version after the commit, so a price change or a withdrawn package applies to the next
+    booking, or within ``CACHE_LOCAL_SECONDS`` on workers trusting their L1 versions.
+    """
+    for package in package_list_active():
+        if package.pk == package_id:
+            return package
+    raise InvalidInput("package", "Unknown or unavailable package.")
 
 
 def service_zone_list_active() -> QuerySet[ServiceZone]:
@@ -73,9 +78,10 @@ def service_zone_list_public() -> list[ServiceZone]:
 
 
 def service_zone_for_postcode(*, postcode: str) -> ServiceZone:
-    """The active zone with the longest prefix of ``postcode``, or ``OutsideServiceArea``."""
+    """The active zone with the longest prefix of ``postcode``, or ``OutsideServiceArea``.
+    From the cached zones, like ``package_get_active``."""
     best: tuple[int, ServiceZone] | None = None
-    for zone in service_zone_list_active():
+    for zone in service_zone_list_public():
         for prefix in zone.postcode_prefixes:
             if postcode.startswith(prefix) and (best is None or len(prefix) > best[0]):
                 best = (len(prefix), zone)
@@ -104,42 +110,79 @@ def bookable_window(
     return earliest, latest
 
 
-def _slot_capacities(
-    *, start: datetime.date, end: datetime.date
-) -> dict[datetime.date, dict[datetime.time, int]]:
-    """Capacity per date and start time from the weekly schedule and staff's overrides.
-    Two queries whatever the range."""
-    by_weekday: dict[int, list[TimeSlot]] = defaultdict(list)
-    for slot in TimeSlot.objects.filter(is_active=True):
-        by_weekday[slot.weekday].append(slot)
-    overrides = {o.date: o for o in DateOverride.objects.filter(date__range=(start, end))}
+# What the one schedule query returns per row: (kind, date, weekday, start time, number, closed).
+_WEEKLY, _OVERRIDE, _HOLDING = 0, 1, 2
+_ScheduleRow = tuple[int, datetime.date | None, int | None, datetime.time | None, int | None, bool]
 
-    capacities: dict[datetime.date, dict[datetime.time, int]] = {}
+
+def _schedule_rows(
+    *, start: datetime.date, end: datetime.date, start_time: datetime.time | None = None
+) -> list[_ScheduleRow]:
+    """The weekly slots, staff's date overrides in ``[start, end]`` and the bookings holding
+    each slot there, in one query (``UNION ALL`` of the three): one round trip whatever the
+    range. ``start_time`` narrows it to one slot (booking creation)."""
+    weekly = TimeSlot.objects.filter(is_active=True)
+    overrides = DateOverride.objects.filter(date__range=(start, end))
+    holding = Booking.objects.filter(
+        event_date__range=(start, end), status__in=Booking.HOLDING_STATUSES
+    )
+    if start_time is not None:
+        weekly = weekly.filter(start_time=start_time)
+        holding = holding.filter(start_time=start_time)
+    # The first branch's output fields convert every row's values (dates and times on SQLite).
+    no_date = Value(None, output_field=DateField())
+    no_int = Value(None, output_field=IntegerField())
+    no_time = Value(None, output_field=TimeField())
+    rows = (
+        weekly.order_by()
+        .values_list(Value(_WEEKLY), no_date, "weekday", "start_time", "capacity", Value(False))
+        .union(
+            overrides.order_by().values_list(
+                Value(_OVERRIDE), "date", no_int, no_time, "capacity", "is_closed"
+            ),
+            holding.order_by()
+            .values("event_date", "start_time")
+            .annotate(taken=Count("id"))
+            .values_list(
+                Value(_HOLDING), "event_date", no_int, "start_time", "taken", Value(False)
+            ),
+            all=True,
+        )
+    )
+    return list(rows)
+
+
+def _slot_use(
+    *, start: datetime.date, end: datetime.date, start_time: datetime.time | None = None
+) -> dict[datetime.date, dict[datetime.time, tuple[int, int]]]:
+    """For each date in ``[start, end]``: start time -> (capacity, bookings holding it), from
+    the weekly schedule with staff's overrides applied; closed dates have no slots. One query."""
+    by_weekday: dict[int, list[tuple[datetime.time, int]]] = defaultdict(list)
+    overrides: dict[datetime.date, tuple[int | None, bool]] = {}
+    taken: dict[tuple[datetime.date, datetime.time], int] = {}
+    for kind, day, weekday, at, number, closed in _schedule_rows(
+        start=start, end=end, start_time=start_time
+    ):
+        if kind == _WEEKLY:
+            by_weekday[weekday].append((at, number))  # type: ignore[index,arg-type]
+        elif kind == _OVERRIDE:
+            overrides[day] = (number, closed)  # type: ignore[index]
+        else:
+            taken[(day, at)] = number  # type: ignore[index,assignment]
+
+    use: dict[datetime.date, dict[datetime.time, tuple[int, int]]] = {}
     # Counted, not stepped past ``end``: the day after date.max does not exist.
     for offset in range((end - start).days + 1):
         day = start + datetime.timedelta(days=offset)
-        override = overrides.get(day)
-        slots: dict[datetime.time, int] = {}
-        if override is None or not override.is_closed:
-            for slot in by_weekday[day.weekday()]:
-                capacity = slot.capacity
-                if override is not None and override.capacity is not None:
-                    capacity = override.capacity
-                slots[slot.start_time] = capacity
-        capacities[day] = slots
-    return capacities
-
-
-def _holding_counts(
-    *, start: datetime.date, end: datetime.date
-) -> dict[tuple[datetime.date, datetime.time], int]:
-    rows = (
-        Booking.objects.filter(event_date__range=(start, end), status__in=Booking.HOLDING_STATUSES)
-        .values("event_date", "start_time")
-        .annotate(taken=Count("id"))
-        .order_by()
-    )
-    return {(row["event_date"], row["start_time"]): row["taken"] for row in rows}
+        override_capacity, closed = overrides.get(day, (None, False))
+        slots: dict[datetime.time, tuple[int, int]] = {}
+        if not closed:
+            for at, capacity in by_weekday[day.weekday()]:
+                if override_capacity is not None:
+                    capacity = override_capacity
+                slots[at] = (capacity, taken.get((day, at), 0))
+        use[day] = slots
+    return use
 
 
 @cache_many(ttl=300, key=caching.availability_day_key)
@@ -147,22 +190,18 @@ def slot_use_by_date(
     dates: list[datetime.date],
 ) -> dict[datetime.date, dict[datetime.time, tuple[int, int]]]:
     """For each of ``dates``: start time -> (capacity, bookings holding the slot). What the
-    database says, without the clock, so it can be cached per date. Three queries."""
+    database says, without the clock, so it can be cached per date. One query for the span
+    of the dates missing from the cache."""
     wanted = set(dates)
-    capacities = _slot_capacities(start=min(wanted), end=max(wanted))
-    taken = _holding_counts(start=min(wanted), end=max(wanted))
-    return {
-        day: {at: (capacity, taken.get((day, at), 0)) for at, capacity in slots.items()}
-        for day, slots in capacities.items()
-        if day in wanted
-    }
+    use = _slot_use(start=min(wanted), end=max(wanted))
+    return {day: slots for day, slots in use.items() if day in wanted}
 
 
 def availability_for_range(
     *, start: datetime.date, end: datetime.date, now: datetime.datetime | None = None
 ) -> list[DayAvailability]:
     """One entry per date in ``[start, end]``. Slots that cannot be booked (too soon, too far
-    ahead) show ``remaining: 0``; closed dates have no slots. At most three queries (none when
+    ahead) show ``remaining: 0``; closed dates have no slots. At most one query (none when
     every date is cached)."""
     earliest, latest = bookable_window(now=now)
     # Only the first bookable date needs the time of day: comparing by date elsewhere keeps
@@ -185,11 +224,10 @@ def availability_for_range(
     return days
 
 
-def slot_capacity(
+def slot_check_bookable(
     *, date: datetime.date, start_time: datetime.time, now: datetime.datetime | None = None
-) -> int:
-    """The capacity of a bookable slot; ``SlotUnavailable`` if it is closed, not on the
-    schedule, too soon or too far ahead."""
+) -> None:
+    """``SlotUnavailable`` if the slot is too soon or too far ahead (the clock only)."""
     earliest, latest = bookable_window(now=now)
     if date > latest:
         raise SlotUnavailable(
@@ -203,16 +241,26 @@ def slot_capacity(
         raise SlotUnavailable(
             f"Events must be booked at least {settings.BOOKING_MIN_NOTICE_HOURS} hours ahead."
         )
-    capacity = _slot_capacities(start=date, end=date)[date].get(start_time)
+
+
+def slot_use(*, date: datetime.date, start_time: datetime.time) -> tuple[int, int]:
+    """(capacity, bookings holding the slot) in one query; ``SlotUnavailable`` if the slot is
+    closed or not on the schedule. Booking creation calls it under the slot's lock."""
+    capacity, taken = _slot_use(start=date, end=date, start_time=start_time)[date].get(
+        start_time, (0, 0)
+    )
     if not capacity:
         raise SlotUnavailable("We have no chef available at this date and time.")
-    return capacity
+    return capacity, taken
 
 
-def slot_holding_count(*, date: datetime.date, start_time: datetime.time) -> int:
-    return Booking.objects.filter(
-        event_date=date, start_time=start_time, status__in=Booking.HOLDING_STATUSES
-    ).count()
+def slot_capacity(
+    *, date: datetime.date, start_time: datetime.time, now: datetime.datetime | None = None
+) -> int:
+    """The capacity of a bookable slot; ``SlotUnavailable`` if it is closed, not on the
+    schedule, too soon or too far ahead."""
+    slot_check_bookable(date=date, start_time=start_time, now=now)
+    return slot_use(date=date, start_time=start_time)[0]
 
 
 # ------------------------------------------------------------------------------ quotes

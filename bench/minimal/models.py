@@ -16,3 +16,60 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# The booking path's floors write and read the app's own tables (bench/minimal/urls.py).
+class Slot(models.Model):
+    date = models.DateField()
+    start_time = models.TimeField()
+
+    class Meta:
+        managed = False
+        db_table = "bookings_slot"
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.start_time}"
+
+
+class Booking(models.Model):
+    customer_id = models.BigIntegerField()
+    package_id = models.BigIntegerField()
+    status = models.CharField(max_length=16, default="pending")
+    event_date = models.DateField()
+    start_time = models.TimeField()
+    adults = models.PositiveSmallIntegerField()
+    children = models.PositiveSmallIntegerField(default=0)
+    address = models.CharField(max_length=300)
+    postcode = models.CharField(max_length=10)
+    notes = models.TextField(blank=True)
+    subtotal = models.PositiveIntegerField()
+    travel_fee = models.PositiveIntegerField()
+    total = models.PositiveIntegerField()
+    deposit_due = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3, default="USD")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        managed = False
+        db_table = "bookings_booking"
+
+    def __str__(self) -> str:
+        return f"Booking #{self.pk}"
+
+
+class OutboxMessage(models.Model):
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    task_id = models.UUIDField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        managed = False
+        db_table = "core_outboxmessage"
+
+    def __str__(self) -> str:
+        return self.task_name

@@ -1,9 +1,21 @@
-"""Two views and nothing else in front of them."""
+"""The framework's floors: views with nothing in front of them (no middleware, no DRF)."""
 
+import datetime
+import json
+import uuid
+
+from django.db import transaction
+from django.db.models import Count, F
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import path
+from django.views.decorators.http import require_POST
 
-from bench.minimal.models import Post
+from bench.minimal.models import Booking, OutboxMessage, Post, Slot
+
+HOLDING = ("pending", "confirmed")
+# The floor checks a capacity it does not read: the schedule is the app's business.
+CAPACITY = 32767
+BOOKING_FIELDS = ("id", "status", "package_id", "event_date", "start_time", "adults", "total")
 
 
 def constant_json(request: HttpRequest) -> JsonResponse:
@@ -19,9 +31,89 @@ def one_query(request: HttpRequest, slug: str) -> JsonResponse:
     return JsonResponse(post)
 
 
+@require_POST
+def booking_create(request: HttpRequest) -> JsonResponse:
+    """The essential work of booking a slot, in one transaction: lock the slot's row, count
+    its bookings, insert the booking and one outbox row. The floor of ``POST /bookings/``."""
+    order = json.loads(request.body)
+    date = datetime.date.fromisoformat(order["event_date"])
+    start_time = datetime.time.fromisoformat(order["start_time"])
+    with transaction.atomic():
+        Slot.objects.bulk_create(
+            [Slot(date=date, start_time=start_time)],
+            update_conflicts=True,
+            unique_fields=["date", "start_time"],
+            update_fields=["date"],
+        )
+        taken = Booking.objects.filter(
+            event_date=date, start_time=start_time, status__in=HOLDING
+        ).count()
+        if taken >= CAPACITY:
+            return JsonResponse({"code": "slot_full"}, status=409)
+        total = 1000 * order["adults"]
+        booking = Booking.objects.create(
+            customer_id=int(request.headers["X-Customer"]),
+            package_id=order["package"],
+            event_date=date,
+            start_time=start_time,
+            adults=order["adults"],
+            address=order["address"],
+            postcode=order["postcode"],
+            subtotal=total,
+            travel_fee=0,
+            total=total,
+            deposit_due=total // 5,
+        )
+        OutboxMessage.objects.create(
+            task_name="notifications.send_booking_email",
+            kwargs={"booking_id": booking.pk, "kind": "booking_received"},
+            task_id=uuid.uuid4(),
+        )
+    return JsonResponse({"id": booking.pk, "status": booking.status}, status=201)
+
+
+def bookings_list(request: HttpRequest) -> JsonResponse:
+    """A customer's 20 newest bookings with their package's name: one query."""
+    rows = (
+        Booking.objects.filter(customer_id=int(request.headers["X-Customer"]))
+        .order_by("-created_at", "-id")
+        .values(*BOOKING_FIELDS)[:20]
+    )
+    return JsonResponse({"results": list(rows)})
+
+
+def booking_detail(request: HttpRequest, booking_id: int) -> JsonResponse:
+    """One booking of the customer: one query."""
+    row = (
+        Booking.objects.filter(pk=booking_id, customer_id=int(request.headers["X-Customer"]))
+        .values(*BOOKING_FIELDS)
+        .first()
+    )
+    if row is None:
+        raise Http404
+    return JsonResponse(row)
+
+
+def availability(request: HttpRequest) -> JsonResponse:
+    """Bookings holding each slot between ``start`` and ``end``: one query."""
+    start = datetime.date.fromisoformat(request.GET["start"])
+    end = datetime.date.fromisoformat(request.GET["end"])
+    rows = (
+        Booking.objects.filter(event_date__range=(start, end), status__in=HOLDING)
+        .values(date=F("event_date"), time=F("start_time"))
+        .annotate(taken=Count("id"))
+        .order_by()
+    )
+    return JsonResponse({"days": list(rows)})
+
+
 urlpatterns = [
     path("json", constant_json),
     path("db/<slug:slug>", one_query),
+    path("bookings/", booking_create),
+    path("bookings/mine/", bookings_list),
+    path("bookings/<int:booking_id>/", booking_detail),
+    path("availability/", availability),
     # GunicornServer waits for /healthz before it calls a server started.
     path("healthz", constant_json),
 ]

@@ -75,17 +75,72 @@ def enqueue_by_name(task_name: str, *args: Any, **kwargs: Any) -> OutboxMessage:
     message = OutboxMessage.objects.create(
         task_name=task_name, args=list(args), kwargs=kwargs, task_id=uuid.uuid4()
     )
-    transaction.on_commit(partial(publish_after_commit, message.pk))
+    transaction.on_commit(partial(publish_after_commit, message.pk, messages=[message]))
     return message
 
 
-def publish_after_commit(message_id: int) -> bool:
-    """Publish one committed row now; True when this call published it. Never raises."""
+def enqueue_many(task: Task, calls: list[dict[str, Any]]) -> list[OutboxMessage]:
+    """``enqueue`` of ``task(**kwargs)`` for each of ``calls``, their rows written in one
+    INSERT and published after the commit together (one UPDATE marks them published)."""
+    messages = OutboxMessage.objects.bulk_create(
+        OutboxMessage(task_name=task.name, args=[], kwargs=kwargs, task_id=uuid.uuid4())
+        for kwargs in calls
+    )
+    if messages:
+        ids = [message.pk for message in messages]
+        transaction.on_commit(partial(publish_after_commit, *ids, messages=messages))
+    return messages
+
+
+def publish_after_commit(*message_ids: int, messages: list[OutboxMessage] | None = None) -> bool:
+    """Publish committed rows now; True when this call published them all. Never raises.
+
+    ``messages``: the rows as enqueued, when the caller has them (no query to read them back).
+    One UPDATE both claims the rows and marks them published, in a transaction that commits
+    only once the broker took them all: a row the relay holds is skipped (``SKIP LOCKED``), a
+    failed publish rolls the mark back and leaves every row of the call for the relay (the
+    ones already on the broker are published again, at least once). A process killed before
+    the commit leaves them unpublished, as before.
+    """
+    known = {message.pk: message for message in messages or ()}
     if current_app.conf.task_always_eager:
-        return _run_eagerly(message_id)
+        return all([_run_eagerly(pk, known.get(pk)) for pk in message_ids])
     if not breaker().allow():
         metrics.task_publish_failures.labels(reason="breaker_open").inc()
         return False
+    try:
+        with transaction.atomic():
+            claimed = _claim(message_ids)
+            if claimed != len(message_ids):
+                # The relay holds some of them: it publishes those; publish the rest one by one.
+                raise _Contended()
+            for pk in message_ids:
+                _publish(known.get(pk) or OutboxMessage.objects.get(pk=pk))
+    except _Contended:
+        return all([_publish_one_locked(pk) for pk in message_ids])
+    except Exception as exc:  # the broker's errors vary by transport; none may reach the caller
+        _publish_failed(message_ids, exc)
+        return False
+    breaker().record_success()
+    return True
+
+
+class _Contended(Exception):
+    """Raised to roll a partial claim back."""
+
+
+def _claim(message_ids: tuple[int, ...]) -> int:
+    """Mark the unpublished rows among ``message_ids`` that nobody else holds as published,
+    holding their locks until the caller's transaction ends; return how many."""
+    free = (
+        OutboxMessage.objects.select_for_update(skip_locked=True)
+        .filter(pk__in=message_ids, published_at__isnull=True)
+        .values("pk")
+    )
+    return OutboxMessage.objects.filter(pk__in=free).update(published_at=timezone.now())
+
+
+def _publish_one_locked(message_id: int) -> bool:
     try:
         with transaction.atomic():
             message = (
@@ -98,18 +153,22 @@ def publish_after_commit(message_id: int) -> bool:
             _publish(message)
             _mark_published([message.pk])
     except Exception as exc:  # the broker's errors vary by transport; none may reach the caller
-        breaker().record_failure()
-        metrics.task_publish_failures.labels(reason="error").inc()
-        logger.warning(
-            "could not publish task message %s (%s: %s); the outbox relay will",
-            message_id,
-            type(exc).__name__,
-            exc,
-        )
-        _note_failure([message_id], exc)
+        _publish_failed((message_id,), exc)
         return False
     breaker().record_success()
     return True
+
+
+def _publish_failed(message_ids: tuple[int, ...], exc: Exception) -> None:
+    breaker().record_failure()
+    metrics.task_publish_failures.labels(reason="error").inc()
+    logger.warning(
+        "could not publish task message(s) %s (%s: %s); the outbox relay will",
+        ", ".join(map(str, message_ids)),
+        type(exc).__name__,
+        exc,
+    )
+    _note_failure(list(message_ids), exc)
 
 
 def relay(*, limit: int | None = None) -> int:
@@ -211,13 +270,14 @@ def _note_failure(ids: list[int], exc: BaseException, *, in_transaction: bool = 
         logger.exception("could not record the publish failure of outbox rows %s", ids)
 
 
-def _run_eagerly(message_id: int) -> bool:
+def _run_eagerly(message_id: int, message: OutboxMessage | None = None) -> bool:
     claimed = OutboxMessage.objects.filter(pk=message_id, published_at__isnull=True).update(
         published_at=timezone.now()
     )
     if not claimed:
         return False
-    message = OutboxMessage.objects.get(pk=message_id)
+    if message is None:
+        message = OutboxMessage.objects.get(pk=message_id)
     if message.task_name not in current_app.tasks:
         # Workers import every app's tasks.py at start; a web process only what it used.
         current_app.loader.import_default_modules()

@@ -249,8 +249,12 @@ class CachedFunction(Generic[P, R]):
 
 class CachedMany(Generic[T, V]):
     """A batch selector wrapped by ``cache_many``: ``func(items) -> {item: value}``, cached
-    item by item; one call computes all of a request's misses together. No stampede lock
-    (concurrent requests missing the same items each run that one batch) and no L1 tier."""
+    item by item; one call computes all of a request's misses together. No L1 tier.
+
+    Stampede lock: the misses of one call are computed by the caller that takes the lock named
+    after that set of entries; concurrent callers missing the same set (a cold range every
+    client asks for) wait for its result as ``cache_result``'s waiters do, then compute only
+    what is still missing. Callers missing different sets do not wait for each other."""
 
     clock: Callable[[], float] = time.time
 
@@ -299,6 +303,43 @@ class CachedMany(Generic[T, V]):
         missing = [item for item in items if item not in values]
         if not missing:
             return values
+        batch = _batch_name(dataset, [names[item] for item in missing])
+        try:
+            lock = _acquire(batch)
+            # Taken: the filler may have stored them just before releasing. Not taken: wait.
+            wanted = [names[item] for item in missing]
+            filled = (
+                _fetch_fresh(wanted, now=self.clock())
+                if lock is not None
+                else _await_fill_many(wanted, batch, clock=self.clock)
+            )
+        except CacheUnavailable as exc:
+            _count_error(dataset, exc)
+            lock, filled = None, {}
+        try:
+            for item in missing:
+                entry = filled.get(names[item])
+                if entry is not None:
+                    with contextlib.suppress(UnreadableEntry):
+                        values[item] = _load(entry)
+                        metrics.record_cache_lookup(dataset, hit=True)
+            missing = [item for item in missing if item not in values]
+            if missing:
+                values.update(self._fill(dataset, missing, keys, names, current))
+        finally:
+            if lock is not None:
+                _release(batch, lock)
+        return {item: values[item] for item in items}
+
+    def _fill(
+        self,
+        dataset: str,
+        missing: list[T],
+        keys: dict[T, CacheKey],
+        names: dict[T, str],
+        current: dict[str, Version],
+    ) -> dict[T, V]:
+        """Compute ``missing`` in one batch and store each item's entry."""
         for _ in missing:
             metrics.record_cache_lookup(dataset, hit=False)
         used = [current[s] for item in missing for s in keys[item].all_scopes]
@@ -309,7 +350,7 @@ class CachedMany(Generic[T, V]):
             guarded.call("set_many", entries, self.ttl)
         except CacheUnavailable as exc:
             _count_error(dataset, exc)
-        return {item: values[item] if item in values else computed[item] for item in items}
+        return {item: computed[item] for item in missing}
 
 
 def cache_result(
@@ -459,6 +500,40 @@ def _await_fill(name: str) -> Entry | None:
         if lock_key(name) not in found:
             return None
     return None
+
+
+def _batch_name(dataset: str, names: list[str]) -> str:
+    """One name for a set of entries (the stampede lock of ``cache_many``)."""
+    digest = hashlib.blake2b("\n".join(sorted(names)).encode(), digest_size=12).hexdigest()
+    return f"{dataset}:batch:{digest}"
+
+
+def _fresh(found: dict[str, Any], names: list[str], now: float) -> dict[str, Entry]:
+    entries = {name: _decode(found.get(name)) for name in names}
+    return {n: e for n, e in entries.items() if e is not None and e.fresh_until > now}
+
+
+def _fetch_fresh(names: list[str], *, now: float) -> dict[str, Entry]:
+    """The fresh entries stored under ``names``."""
+    return _fresh(guarded.call("get_many", names), names, now)
+
+
+def _await_fill_many(names: list[str], batch: str, *, clock: Callable) -> dict[str, Entry]:
+    """``_await_fill`` for a batch: wait while another caller fills ``names``; the fresh
+    entries once all are, or its lock is gone, or ``CACHE_LOCK_WAIT_SECONDS`` passed."""
+    deadline = time.monotonic() + conf.lock_wait_seconds()
+    delay = FIRST_POLL_SECONDS
+    for _ in range(MAX_POLLS):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, MAX_POLL_SECONDS)
+        found = guarded.call("get_many", [*names, lock_key(batch)])
+        fresh = _fresh(found, names, clock())
+        if len(fresh) == len(names) or lock_key(batch) not in found:
+            return fresh
+    return {}
 
 
 def _count_error(dataset: str, exc: CacheUnavailable) -> None:

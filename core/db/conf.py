@@ -21,6 +21,7 @@ DEFAULTS: dict[str, object] = {
     "REPLICA_PROBE_TIMEOUT_SECONDS": 2,
     "REPLICA_PIN_REDIS_REPLICAS": 0,
     "REPLICA_PIN_REDIS_WAIT_MS": 50,
+    "DATABASE_HEALTH_CHECK_IDLE_SECONDS": 5,
 }
 
 
@@ -64,3 +65,9 @@ def weights() -> dict[str, int]:
 def primary_models() -> frozenset[str]:
     """``app_label.ModelName`` labels always read from the primary, lower-cased."""
     return frozenset(label.lower() for label in get("REPLICA_PRIMARY_MODELS") or ())
+
+
+def health_check_idle_seconds() -> float:
+    """How long a persistent connection may sit unused before its next use is preceded by
+    ``CONN_HEALTH_CHECKS``' ``SELECT 1`` (core/db/backends/postgresql)."""
+    return float(get("DATABASE_HEALTH_CHECK_IDLE_SECONDS"))

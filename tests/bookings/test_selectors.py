@@ -105,9 +105,10 @@ class TestAvailability:
         self, catalogue, customer, django_assert_num_queries
     ):
         make_booking(catalogue, customer)
-        with django_assert_num_queries(3):
+        # one query: slots, overrides and booked counts together (issue 17; was 3)
+        with django_assert_num_queries(1):
             selectors.availability_for_range(start=days_ahead(1), end=days_ahead(3))
-        with django_assert_num_queries(3):
+        with django_assert_num_queries(1):
             selectors.availability_for_range(start=days_ahead(1), end=days_ahead(90))
 
     def test_slot_capacity_refuses_unscheduled_times(self, catalogue):

@@ -158,3 +158,56 @@ def test_publishing_after_commit_carries_the_task_id_and_enqueue_time(redis_serv
     assert headers["id"] == str(message.task_id)
     assert headers["task"] == "tests.record"
     assert headers["enqueued_at"] == pytest.approx(message.created_at.timestamp())
+
+
+# ---------------------------------------------------------------------------- batches
+def test_a_batch_that_fails_to_publish_leaves_every_row_for_the_relay(
+    broker_at, django_capture_on_commit_callbacks
+):
+    # given a broker nobody listens on
+    broker_at("redis://127.0.0.1:1/0")
+    # when two tasks are enqueued together and published after the commit
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        messages = outbox.enqueue_many(tasks.record, [{"n": 1}, {"n": 2}])
+    # then nothing was raised, both rows wait for the relay with the failure recorded
+    assert len(messages) == 2
+    assert outbox.pending_count() == 2
+    assert sorted(OutboxMessage.objects.values_list("attempts", flat=True)) == [1, 1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_publishes_the_rows_the_relay_does_not_hold(redis_server, broker_at):
+    url = redis_server.url.rsplit("/", 1)[0] + "/1"
+    broker_at(url)
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    # given two committed rows, the first held by a relay in another transaction
+    with transaction.atomic():
+        first, second = OutboxMessage.objects.bulk_create(
+            OutboxMessage(task_name="tests.record", args=[i], kwargs={}, task_id=f"{i:032x}")
+            for i in (1, 2)
+        )
+    held, release = threading.Event(), threading.Event()
+
+    def relay_holding_the_first() -> None:
+        try:
+            with transaction.atomic():
+                OutboxMessage.objects.select_for_update().get(pk=first.pk)
+                held.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    relay = threading.Thread(target=relay_holding_the_first)
+    relay.start()
+    try:
+        assert held.wait(30)
+        # when this process publishes both after its commit
+        published = outbox.publish_after_commit(first.pk, second.pk)
+    finally:
+        release.set()
+        relay.join(30)
+    # then it published the second only, without waiting for the relay's lock
+    assert published is False
+    assert client.llen("celery") == 1
+    assert set(OutboxMessage.objects.filter(published_at__isnull=True)) == {first}
