@@ -6,6 +6,7 @@ class BookingsConfig(AppConfig):
     verbose_name = "Bookings and catalogue"
 
     def ready(self) -> None:
-        from bookings import caching
+        from bookings import caching, warming
 
         caching.connect()
+        warming.connect()

@@ -1,4 +1,5 @@
-"""What the catalogue and availability cache, the writes that invalidate them, and warming.
+"""What the catalogue and availability cache and the writes that invalidate them (warming:
+``bookings/warming.py``).
 
 - ``PACKAGES``: the active packages (``/packages/``); any package saved or deleted.
 - ``SERVICE_AREA``: the active zones (``/bookings/service-area/``); any zone saved or deleted.
@@ -14,15 +15,13 @@ import datetime
 from typing import Any
 
 from django.db.models.signals import post_delete, post_save
-from django.utils import timezone
 
 from bookings.models import Booking, DateOverride, Package, ServiceZone, TimeSlot
-from core.cache import CacheKey, invalidate, invalidate_on_change, warming
+from core.cache import CacheKey, invalidate, invalidate_on_change
 
 PACKAGES = "bookings.packages"
 SERVICE_AREA = "bookings.service_area"
 SCHEDULE = "bookings.schedule"
-WARM_AVAILABILITY_DAYS = 30
 
 
 def availability_date_scope(day: datetime.date) -> str:
@@ -75,29 +74,3 @@ def connect() -> None:
     invalidate_on_change(TimeSlot, DateOverride, scopes=[SCHEDULE])
     post_save.connect(_booking_saved, sender=Booking, dispatch_uid="bookings.caching.saved")
     post_delete.connect(_booking_deleted, sender=Booking, dispatch_uid="bookings.caching.deleted")
-    warming.register("bookings.packages", _warm_packages)
-    warming.register("bookings.service_area", _warm_service_area)
-    warming.register("bookings.availability_day", _warm_availability)
-
-
-# ------------------------------------------------------------------------------ warming
-
-
-def _warm_packages() -> None:
-    from bookings import selectors
-
-    selectors.package_list_active()
-
-
-def _warm_service_area() -> None:
-    from bookings import selectors
-
-    selectors.service_zone_list_public()
-
-
-def _warm_availability() -> None:
-    from bookings import selectors
-
-    today = timezone.localdate()
-    end = today + datetime.timedelta(days=WARM_AVAILABILITY_DAYS - 1)
-    selectors.availability_for_range(start=today, end=end)

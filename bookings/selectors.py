@@ -7,11 +7,14 @@ slot's lock against the database (``services.booking_create``).
 
 import datetime
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, DateField, IntegerField, QuerySet, TimeField, Value
+from django.db.models.expressions import Combinable
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from accounts.models import User
 from bookings import caching
@@ -19,7 +22,6 @@ from bookings.errors import OutsideServiceArea, SlotUnavailable
 from bookings.models import Booking, DateOverride, Package, ServiceZone, TimeSlot
 from core.cache import cache_many, cache_result
 from core.http.errors import InvalidInput, NotFound
-from payments.selectors import amount_paid_expression
 
 
 @dataclass(frozen=True)
@@ -299,9 +301,17 @@ def booking_list_for_customer(*, customer: User) -> QuerySet[Booking]:
     return (
         Booking.objects.filter(customer=customer)
         .select_related("package")
-        .annotate(amount_paid=amount_paid_expression())
+        .annotate(amount_paid=_amount_paid_expression())
         .order_by("-created_at", "-id")
     )
+
+
+def _amount_paid_expression() -> Combinable:
+    """A booking's ``amount_paid`` as an annotation. What counts as paid is the payments app's
+    rule; payments builds on bookings, so its expression is named in settings
+    (``BOOKING_AMOUNT_PAID_EXPRESSION``) rather than imported."""
+    expression: Callable[[], Combinable] = import_string(settings.BOOKING_AMOUNT_PAID_EXPRESSION)
+    return expression()
 
 
 def booking_get_for_customer(*, customer: User, booking_id: int) -> Booking:

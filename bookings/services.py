@@ -8,13 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from bookings import lock_objects, selectors
+from bookings import lock_objects, selectors, signals
 from bookings.errors import InvalidStatusTransition, SlotFull, TooLateToCancel
 from bookings.models import Booking, Chef
-from core.background.outbox import enqueue_many
 from core.observability import metrics
-from notifications.models import Notification
-from notifications.tasks import send_booking_email
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +70,7 @@ def booking_create(
         )
         metrics.inc_on_commit(metrics.bookings_created)
         # Emails go out after the commit, from a worker; a rolled-back booking sends none.
-        _notify(booking, Notification.Kind.BOOKING_RECEIVED, Notification.Kind.STAFF_NEW_BOOKING)
+        _announce(booking, signals.RECEIVED)
     logger.info("booking created", extra={"booking_id": booking.pk, "customer_id": customer.pk})
     return booking
 
@@ -96,7 +93,7 @@ def booking_cancel(
         booking.status = Status.CANCELLED
         booking.cancelled_at = now
         booking.save(update_fields=["status", "cancelled_at", "updated_at"])
-        _notify(booking, Notification.Kind.BOOKING_CANCELLED)
+        _announce(booking, signals.CANCELLED)
     return booking
 
 
@@ -110,7 +107,7 @@ def booking_confirm(*, booking_id: int, now: datetime.datetime | None = None) ->
             timestamp_field="confirmed_at",
             now=now,
         )
-        _notify(booking, Notification.Kind.BOOKING_CONFIRMED)
+        _announce(booking, signals.CONFIRMED)
     return booking
 
 
@@ -161,10 +158,10 @@ def booking_assign_chef(*, booking_id: int, chef: Chef | None) -> Booking:
     return booking
 
 
-def _notify(booking: Booking, *kinds: str) -> None:
-    """Email about ``booking`` once the caller's transaction commits (core/background): one
-    task per kind, their outbox rows written in one statement."""
-    enqueue_many(send_booking_email, [{"booking_id": booking.pk, "kind": str(k)} for k in kinds])
+def _announce(booking: Booking, event: str) -> None:
+    """Tell the apps that react to bookings (the emails: ``notifications.receivers``), inside
+    the caller's transaction."""
+    signals.booking_changed.send(sender=Booking, booking=booking, event=event)
 
 
 def _transition(

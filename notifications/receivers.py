@@ -8,9 +8,12 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
+from bookings import signals as bookings_signals
+from bookings.models import Booking
 from core.background import enqueue
-from notifications.models import AccountNotification
-from notifications.tasks import send_account_email
+from core.background.outbox import enqueue_many
+from notifications.models import AccountNotification, Notification
+from notifications.tasks import send_account_email, send_booking_email
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +34,31 @@ def login_failures_alert(
     logger.warning("login failures alert for user %s (%s failures)", user.pk, failures)
 
 
+# The emails each booking event sends (each at most once per booking and kind).
+BOOKING_EMAILS = {
+    bookings_signals.RECEIVED: (
+        Notification.Kind.BOOKING_RECEIVED,
+        Notification.Kind.STAFF_NEW_BOOKING,
+    ),
+    bookings_signals.CONFIRMED: (Notification.Kind.BOOKING_CONFIRMED,),
+    bookings_signals.CANCELLED: (Notification.Kind.BOOKING_CANCELLED,),
+}
+
+
+def booking_changed(sender: object, *, booking: Booking, event: str, **kwargs: Any) -> None:
+    """Email about ``booking`` once the booking's transaction commits (core/background): one
+    task per kind, their outbox rows written in one statement."""
+    calls = [{"booking_id": booking.pk, "kind": str(kind)} for kind in BOOKING_EMAILS[event]]
+    enqueue_many(send_booking_email, calls)
+
+
 def connect() -> None:
     """Called once from ``NotificationsConfig.ready()``."""
     from accounts import signals as accounts_signals
 
     accounts_signals.login_failures_alert.connect(
         login_failures_alert, dispatch_uid="notifications.login_failures_alert"
+    )
+    bookings_signals.booking_changed.connect(
+        booking_changed, dispatch_uid="notifications.booking_changed"
     )

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from bookings import lock_objects as booking_locks
 from bookings.models import Booking
-from core.background import enqueue
+from core.background.outbox import enqueue_by_name
 from core.http.errors import InvalidInput, NotFound
 from core.observability import metrics
 from payments import lock_objects, providers, selectors
@@ -26,9 +26,12 @@ from payments.errors import (
     PaymentProviderError,
 )
 from payments.models import Payment, ProviderEvent
-from payments.tasks import apply_provider_event
 
 logger = logging.getLogger(__name__)
+
+# The worker task that applies a stored provider event (``payments.tasks``), enqueued by name:
+# tasks call services, never the other way round.
+APPLY_PROVIDER_EVENT_TASK = "payments.apply_provider_event"
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,7 @@ def stripe_event_receive(*, event: dict[str, Any]) -> bool:
                 )
         except IntegrityError:
             return False
-        enqueue(apply_provider_event, provider_event_id=record.pk)
+        enqueue_by_name(APPLY_PROVIDER_EVENT_TASK, provider_event_id=record.pk)
     return True
 
 

@@ -3,16 +3,15 @@
 from celery import shared_task
 
 from core.background import ReliableTask
+from payments import services
 
 
 @shared_task(
     base=ReliableTask,
-    name="payments.apply_provider_event",
+    name=services.APPLY_PROVIDER_EVENT_TASK,
     soft_time_limit=30,
     time_limit=45,
 )
 def apply_provider_event(*, provider_event_id: int) -> bool:
     """Apply one stored provider event, at most once (``services.provider_event_process``)."""
-    from payments import services  # services enqueue this task: import it at run time
-
     return services.provider_event_process(provider_event_id=provider_event_id)

@@ -378,6 +378,9 @@ AVAILABILITY_MAX_RANGE_DAYS = 92
 
 # The staff operations dashboard's "today's bookings per slot" (core names it, imports no app).
 OPERATIONS_SLOTS_SELECTOR = "bookings.selectors.bookings_per_slot"
+# A booking's amount paid, as the payments app computes it (bookings names it, imports no
+# payments code: payments builds on bookings).
+BOOKING_AMOUNT_PAID_EXPRESSION = "payments.selectors.amount_paid_expression"
 
 # ------------------------------------------------------------------------------ payments
 # Stripe is enabled when STRIPE_SECRET_KEY is set; "manual" (staff record cash/transfer) otherwise.
