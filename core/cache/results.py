@@ -518,7 +518,9 @@ def _fetch_fresh(names: list[str], *, now: float) -> dict[str, Entry]:
     return _fresh(guarded.call("get_many", names), names, now)
 
 
-def _await_fill_many(names: list[str], batch: str, *, clock: Callable) -> dict[str, Entry]:
+def _await_fill_many(
+    names: list[str], batch: str, *, clock: Callable[[], float]
+) -> dict[str, Entry]:
     """``_await_fill`` for a batch: wait while another caller fills ``names``; the fresh
     entries once all are, or its lock is gone, or ``CACHE_LOCK_WAIT_SECONDS`` passed."""
     deadline = time.monotonic() + conf.lock_wait_seconds()

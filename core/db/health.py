@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from django.db import connections
@@ -207,7 +208,7 @@ class ReplicaHealthRegistry:
         return new
 
 
-def probe_params(connection: BaseDatabaseWrapper) -> dict:
+def probe_params(connection: BaseDatabaseWrapper) -> dict[str, Any]:
     """Connection parameters of a Django alias, with short connect and statement timeouts."""
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)

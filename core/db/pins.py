@@ -161,12 +161,15 @@ class ClientPins:
         if self.cookie_name not in self.request.COOKIES:
             return False
         value = self.request.get_signed_cookie(
-            self.cookie_name, default=None, salt=self.cookie_salt, max_age=conf.pin_seconds()
+            self.cookie_name,
+            default=None,
+            salt=self.cookie_salt,
+            max_age=timedelta(seconds=conf.pin_seconds()),
         )
         return value is not None
 
     def token_key(self) -> str | None:
-        parts = self.request.META.get("HTTP_AUTHORIZATION", "").split()
+        parts: list[str] = self.request.META.get("HTTP_AUTHORIZATION", "").split()
         if len(parts) != 2 or parts[0].lower() != self.auth_scheme:
             return None
         return parts[1]

@@ -126,7 +126,9 @@ def _server_numbers(alias: str, status: AliasStatus, *, replication: bool) -> No
         return
     try:
         with psycopg.connect(**_probe_params(connection)) as conn:
-            in_recovery, max_conn, open_conn, active = conn.execute(CONNECTIONS_SQL).fetchone()
+            row = conn.execute(CONNECTIONS_SQL).fetchone()
+            assert row is not None  # an aggregate query always returns its row
+            in_recovery, max_conn, open_conn, active = row
             if replication:
                 status.replication = [
                     {"name": name, "client": client, "state": state, "replay_lag_seconds": lag}

@@ -37,7 +37,7 @@ class _RetryElsewhere:
 
     def execute(self, sql: str, params: Any = None) -> Any:
         try:
-            return super().execute(sql, params)  # type: ignore[misc]
+            return super().execute(sql, params)
         except OperationalError as exc:
             other = fallback_connection(self.db, exc, sql)
             if other is None:
@@ -94,5 +94,5 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
     def make_cursor(self, cursor: Any) -> CursorWrapper:
         return RetryingCursorWrapper(cursor, self)
 
-    def make_debug_cursor(self, cursor: Any) -> CursorWrapper:
+    def make_debug_cursor(self, cursor: Any) -> CursorDebugWrapper:
         return RetryingCursorDebugWrapper(cursor, self)
