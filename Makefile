@@ -82,9 +82,11 @@ bench-smoke: venv system-deps
 chaos: venv system-deps
 	$(PY) -m bench.chaos $(CHAOS_ARGS)
 
+## ruff (lint and format) and mypy (strict on core/: pyproject.toml); CI runs it before the tests
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy core
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -253,7 +253,7 @@ def _refusing_scopes(scoped: list[ScopedLimit], decision: Decision) -> list[str]
 
 
 def _fails_closed(scope: str) -> bool:
-    return settings.THROTTLE_SCOPES[scope]["on_redis_failure"] == "closed"
+    return bool(settings.THROTTLE_SCOPES[scope]["on_redis_failure"] == "closed")
 
 
 def record_decision(scope: str, decision: str) -> None:

@@ -62,7 +62,8 @@ class RateLimitThrottle(BaseThrottle):
             scopes = [*view_scopes(request, view), *base_scopes(user)]
             keys = {settings.THROTTLE_SCOPES[s]["key"] for s in scopes}
             if keys & {"email", "email_ip"} and not hasattr(request._request, "throttle_email"):
-                request._request.throttle_email = _email_from(request)
+                # Where the login views and the admin read it (core/throttling/django_views.py).
+                request._request.throttle_email = _email_from(request)  # type: ignore[attr-defined]
             outcome = count_request(
                 request._request, user, scopes, check_only=_auth_failure_check(request._request)
             )
