@@ -182,6 +182,13 @@ REPLICA_WEIGHTS = {
 }
 # Sessions are written after the pinning middleware has finished, so they always read the primary.
 REPLICA_PRIMARY_MODELS = ["sessions.Session"]
+# The cache alias that holds read-your-writes pins (core/db/pins.py).
+REPLICA_PIN_CACHE = "default"
+# Connect and statement timeout of the replica health probes.
+REPLICA_PROBE_TIMEOUT_SECONDS = env_float("REPLICA_PROBE_TIMEOUT_SECONDS", 2)
+# A persistent connection idle this long (or after an error) is checked with a SELECT 1 before
+# its next use; one in steady use is not (core/db/backends/postgresql/base.py).
+DATABASE_HEALTH_CHECK_IDLE_SECONDS = env_float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 5)
 
 # ------------------------------------------------------------------------------ cache
 # One Redis for cached results (core/cache), read-your-writes pins (core/db/pins.py) and, by

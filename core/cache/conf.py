@@ -6,22 +6,10 @@ from typing import Any
 
 from django.conf import settings
 
-# Defaults when a setting is absent; config/settings/base.py sets them all from the environment.
-DEFAULTS: dict[str, Any] = {
-    "CACHE_RESULTS_ENABLED": True,
-    "CACHE_RESULTS_ALIAS": "default",
-    "RELEASE": "dev",
-    "CACHE_LOCAL_SECONDS": 2.0,
-    "CACHE_LOCAL_MAX_BYTES": 16 * 1024 * 1024,
-    "CACHE_LOCK_SECONDS": 10.0,
-    "CACHE_LOCK_WAIT_SECONDS": 1.0,
-    "CACHE_BREAKER_FAILURES": 3,
-    "CACHE_BREAKER_COOLDOWN_SECONDS": 5.0,
-}
-
 
 def get(name: str) -> Any:
-    return getattr(settings, name, DEFAULTS[name])
+    """The setting ``name``; its default is in config/settings/base.py, the one place."""
+    return getattr(settings, name)
 
 
 def enabled() -> bool:

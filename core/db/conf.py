@@ -9,24 +9,10 @@ from django.db import DEFAULT_DB_ALIAS
 
 REPLICA_ALIAS_PREFIX = "replica_"
 
-# Defaults when a setting is absent; config/settings/base.py sets them all from the environment.
-DEFAULTS: dict[str, object] = {
-    "REPLICA_READS_ENABLED": True,
-    "REPLICA_MAX_LAG_SECONDS": 2,
-    "REPLICA_HEALTH_CHECK_SECONDS": 2,
-    "REPLICA_PIN_SECONDS": 5,
-    "REPLICA_WEIGHTS": {},
-    "REPLICA_PRIMARY_MODELS": ["sessions.Session"],
-    "REPLICA_PIN_CACHE": "default",
-    "REPLICA_PROBE_TIMEOUT_SECONDS": 2,
-    "REPLICA_PIN_REDIS_REPLICAS": 0,
-    "REPLICA_PIN_REDIS_WAIT_MS": 50,
-    "DATABASE_HEALTH_CHECK_IDLE_SECONDS": 5,
-}
-
 
 def get(name: str) -> Any:
-    return getattr(settings, name, DEFAULTS[name])
+    """The setting ``name``; its default is in config/settings/base.py, the one place."""
+    return getattr(settings, name)
 
 
 def replica_aliases() -> list[str]:
