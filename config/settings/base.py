@@ -615,15 +615,18 @@ THROTTLE_SCOPES: dict[str, dict] = {
     # ladder of windows: the wait grows ~10x per 5 failures, 20 a day at most) or from one
     # that did ("login_email_known", its own budget per address, so a stranger cannot spend it).
     "login_ip": {"rates": ["20/minute", "200/day"], "key": "ip", "on_redis_failure": "closed"},
+    # "refunded": counts can be given back, so their refusals are never cached per process.
     "login_email": {
         "rates": ["5/minute", "10/10m", "15/2h", "20/day"],
         "key": "email",
         "on_redis_failure": "closed",
+        "refunded": True,
     },
     "login_email_known": {
         "rates": ["10/minute", "50/day"],
         "key": "email_ip",
         "on_redis_failure": "closed",
+        "refunded": True,
     },
     # Failed authentications (bad or revoked tokens) per address; while spent, every request of
     # that address presenting a token is refused (core/throttling/throttles.py).
