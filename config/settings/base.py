@@ -645,6 +645,9 @@ LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 90)
 # the day's window; an incident lasts LOGIN_ALERT_INCIDENT_HOURS from its first alert.
 LOGIN_ALERT_AFTER_FAILURES = env_int("LOGIN_ALERT_AFTER_FAILURES", 10)
 LOGIN_ALERT_INCIDENT_HOURS = env_int("LOGIN_ALERT_INCIDENT_HOURS", 24)
+# Refusals remembered per process until they expire, so a refused client's flood costs no Redis
+# round trip (core/throttling/denials.py). Off: Redis decides every request (for comparison).
+THROTTLE_DENY_CACHE = env_bool("THROTTLE_DENY_CACHE", True)
 # Redis for the counters; defaults to the cache's Redis. Unset: per-process counting only.
 THROTTLE_REDIS_URL = env_str("THROTTLE_REDIS_URL", REDIS_URL)
 # Load shedding (core/throttling/shedding.py): low-priority requests are refused with 503 past

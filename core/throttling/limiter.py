@@ -241,7 +241,7 @@ class Limiter:
                 self.breaker.record_failure()
             else:
                 self.breaker.record_success()
-                if not decision.allowed:
+                if not decision.allowed and settings.THROTTLE_DENY_CACHE:
                     states = zip(scoped, decision.states, strict=True)
                     self.denials.remember(
                         (state for item, state in states if _cacheable(item)),
@@ -262,7 +262,7 @@ class Limiter:
     def _denied_locally(self, scoped: list[ScopedLimit], *, now: float | None) -> Decision | None:
         """The refusal Redis would give, from this process's memory of its refusals; None
         when none of ``scoped`` is remembered as full (then Redis decides)."""
-        if not scoped or not len(self.denials):
+        if not scoped or not len(self.denials) or not settings.THROTTLE_DENY_CACHE:
             return None
         states = self.denials.refusal(
             [s.limit for s in scoped], now_ms=_now_ms(now), injected=now is not None
