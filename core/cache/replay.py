@@ -37,6 +37,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -206,18 +207,26 @@ def _refusal(request: HttpRequest, kept: KeptAnswer, outcome: Outcome) -> HttpRe
     answers it, and its headers are kept)."""
     if not kept.refusal_headers:
         return None
-    # What core/http/exception_handler.py answers for DRF's Throttled, rendered as DRF's
-    # JSONRenderer does (compact, UTF-8).
     wait = math.ceil(outcome.retry_after)
-    detail = {"code": "throttled", "message": str(Throttled(wait=wait).detail)}
-    body = json.dumps(detail, ensure_ascii=False, separators=(",", ":")).encode()
+    body = _refusal_body(wait)
     response = HttpResponse(body, status=429, headers=kept.refusal_headers)
     if "Content-Length" in kept.refusal_headers:
         response["Content-Length"] = str(len(body))
     response["Retry-After"] = str(wait)
     request.resolver_match = kept.resolver_match
     add_rate_limit_headers(response, outcome)
+    # Django's handler would log each one as a WARNING besides our access line: a flood of
+    # refusals would be a flood of warnings (the access line says 429 already).
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response
+
+
+@lru_cache(maxsize=1024)
+def _refusal_body(wait: int) -> bytes:
+    """What core/http/exception_handler.py answers for DRF's ``Throttled``, rendered as DRF's
+    JSONRenderer does (compact, UTF-8); built once per wait (DRF builds it translated)."""
+    detail = {"code": "throttled", "message": str(Throttled(wait=wait).detail)}
+    return json.dumps(detail, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _replayable_scopes(scopes: tuple[str, ...]) -> bool:
