@@ -636,15 +636,18 @@ THROTTLE_SCOPES: dict[str, dict[str, Any]] = {
     # ladder of windows: the wait grows ~10x per 5 failures, 20 a day at most) or from one
     # that did ("login_email_known", its own budget per address, so a stranger cannot spend it).
     "login_ip": {"rates": ["20/minute", "200/day"], "key": "ip", "on_redis_failure": "closed"},
+    # "refunded": counts can be given back, so their refusals are never cached per process.
     "login_email": {
         "rates": ["5/minute", "10/10m", "15/2h", "20/day"],
         "key": "email",
         "on_redis_failure": "closed",
+        "refunded": True,
     },
     "login_email_known": {
         "rates": ["10/minute", "50/day"],
         "key": "email_ip",
         "on_redis_failure": "closed",
+        "refunded": True,
     },
     # Failed authentications (bad or revoked tokens) per address; while spent, every request of
     # that address presenting a token is refused (core/throttling/throttles.py).
@@ -663,6 +666,9 @@ LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 90)
 # the day's window; an incident lasts LOGIN_ALERT_INCIDENT_HOURS from its first alert.
 LOGIN_ALERT_AFTER_FAILURES = env_int("LOGIN_ALERT_AFTER_FAILURES", 10)
 LOGIN_ALERT_INCIDENT_HOURS = env_int("LOGIN_ALERT_INCIDENT_HOURS", 24)
+# Refusals remembered per process until they expire, so a refused client's flood costs no Redis
+# round trip (core/throttling/denials.py). Off: Redis decides every request (for comparison).
+THROTTLE_DENY_CACHE = env_bool("THROTTLE_DENY_CACHE", True)
 # Redis for the counters; defaults to the cache's Redis. Unset: per-process counting only.
 THROTTLE_REDIS_URL = env_str("THROTTLE_REDIS_URL", REDIS_URL)
 # Load shedding (core/throttling/shedding.py): low-priority requests are refused with 503 past

@@ -16,9 +16,13 @@ load shedding, when
   fingerprint: the same versions, L1, stale-while-revalidate, cache metrics and replica rules
   as the view itself, so a replayed answer is never staler than the view's would be (a write
   changes a fingerprint and the kept answer is dropped);
-- the throttle counted it under the scopes the view's throttle used for that answer. A refused
-  request goes on to the view, which answers the ``429`` from the outcome already counted
-  (``RateLimitThrottle`` does not count it twice).
+- the throttle counted it under the scopes the view's throttle used for that answer (before the
+  lookups: a refused flood costs no cache lookup). The first refused request goes on to the
+  view, which answers the ``429`` from the outcome already counted (``RateLimitThrottle`` does
+  not count it twice); its headers are kept with the answer, and later refusals are answered
+  here with them and the body, ``Retry-After`` and RateLimit headers of their own outcome: a
+  refused client's flood costs no view, no DRF and (with the throttle's deny cache,
+  ``core/throttling/denials.py``) no Redis round trip.
 
 The middleware outside this one still runs: request id, the JSON log line, ``http_requests_
 total`` and the security headers. Replayed answers skip django-prometheus's per-view series
@@ -28,14 +32,18 @@ Conditional requests are answered ``304`` here too; ``HEAD`` goes through the ch
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import ResolverMatch
+from rest_framework.exceptions import Throttled
 
 from core.cache import conf
 from core.cache.http import (
@@ -49,6 +57,7 @@ from core.cache.results import CachedResult, UsedResults, collect_fingerprints
 from core.db.pins import ClientPins
 from core.db.routing import routing_scope
 from core.throttling.headers import RATE_LIMIT_HEADERS, add_rate_limit_headers
+from core.throttling.limiter import Outcome
 from core.throttling.throttles import count_request, outcome_of
 
 logger = logging.getLogger(__name__)
@@ -68,6 +77,9 @@ class KeptAnswer:
     resolver_match: ResolverMatch | None  # the route, for the log line and metrics labels
     headers: dict[str, str]
     body: bytes
+    # The headers of the view's 429 for this answer, but those that depend on the outcome
+    # (filled by the first refusal the view answered; empty until then).
+    refusal_headers: dict[str, str] = field(default_factory=dict)
 
 
 # A quarter of CACHE_LOCAL_MAX_BYTES (rendered bodies have half, L1 its own budget).
@@ -109,6 +121,8 @@ class PublicAnswerReplayMiddleware:
             if replayed is not None:
                 return replayed
         response = self.get_response(request)
+        if kept is not None and response.status_code == 429:
+            _keep_refusal(request, kept, response)
         self._keep(request, key, response)
         return response
 
@@ -116,6 +130,15 @@ class PublicAnswerReplayMiddleware:
         self, request: HttpRequest, key: tuple[str, ...], kept: KeptAnswer
     ) -> HttpResponseBase | None:
         """The kept answer, or None to let the chain answer (and maybe keep a new one)."""
+        outcome = None
+        if settings.THROTTLE_ENABLED:
+            if kept.throttle_scopes is None:
+                return None
+            # Counted first: a refusal needs none of the lookups (once counted, the view's
+            # throttle uses this outcome if the chain answers after all).
+            outcome = count_request(request, None, kept.throttle_scopes)
+            if not outcome.allowed:
+                return _refusal(request, kept, outcome)
         with routing_scope():
             try:
                 with collect_fingerprints() as used:
@@ -129,13 +152,6 @@ class PublicAnswerReplayMiddleware:
         if tuple(used.fingerprints) != kept.fingerprints:
             answers.discard(key)
             return None
-        outcome = None
-        if settings.THROTTLE_ENABLED:
-            if kept.throttle_scopes is None:
-                return None
-            outcome = count_request(request, None, kept.throttle_scopes)
-            if not outcome.allowed:
-                return None
         request.resolver_match = kept.resolver_match
         response: HttpResponseBase = HttpResponse(kept.body, headers=kept.headers)
         if etag_matches(request.META.get("HTTP_IF_NONE_MATCH", ""), kept.headers["ETag"]):
@@ -167,6 +183,50 @@ class PublicAnswerReplayMiddleware:
             body=response.content,
         )
         answers.put(key, kept, len(kept.body) + sum(len(n) + len(v) for n, v in headers.items()))
+
+
+# Set from the outcome, per request.
+_REFUSAL_OWN_HEADERS = PER_REQUEST_HEADERS | {"retry-after", "content-length"}
+
+
+def _keep_refusal(request: HttpRequest, kept: KeptAnswer, response: HttpResponseBase) -> None:
+    """Keep the headers of the view's 429 for a refused replayable request."""
+    outcome = outcome_of(request)
+    if outcome is None or outcome.allowed or not isinstance(response, HttpResponse):
+        return
+    if response.cookies or kept.refusal_headers:
+        return
+    headers = {n: v for n, v in response.items() if n.lower() not in _REFUSAL_OWN_HEADERS}
+    if "Content-Length" in response:
+        headers["Content-Length"] = ""  # present: computed per answer
+    kept.refusal_headers.update(headers)
+
+
+def _refusal(request: HttpRequest, kept: KeptAnswer, outcome: Outcome) -> HttpResponse | None:
+    """The 429 the view would give for ``outcome`` (None until the view gave one: the chain
+    answers it, and its headers are kept)."""
+    if not kept.refusal_headers:
+        return None
+    wait = math.ceil(outcome.retry_after)
+    body = _refusal_body(wait)
+    response = HttpResponse(body, status=429, headers=kept.refusal_headers)
+    if "Content-Length" in kept.refusal_headers:
+        response["Content-Length"] = str(len(body))
+    response["Retry-After"] = str(wait)
+    request.resolver_match = kept.resolver_match
+    add_rate_limit_headers(response, outcome)
+    # Django's handler would log each one as a WARNING besides our access line: a flood of
+    # refusals would be a flood of warnings (the access line says 429 already).
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+@lru_cache(maxsize=1024)
+def _refusal_body(wait: int) -> bytes:
+    """What core/http/exception_handler.py answers for DRF's ``Throttled``, rendered as DRF's
+    JSONRenderer does (compact, UTF-8); built once per wait (DRF builds it translated)."""
+    detail = {"code": "throttled", "message": str(Throttled(wait=wait).detail)}
+    return json.dumps(detail, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _replayable_scopes(scopes: tuple[str, ...]) -> bool:

@@ -26,6 +26,9 @@ def trusted_networks() -> tuple[IPNetwork, ...]:
     return _networks(tuple(settings.TRUSTED_PROXIES))
 
 
+# Pure functions of a header's text, asked on every throttled request: cached (a flood comes
+# from few addresses; a scan of many only cycles the cache).
+@lru_cache(maxsize=4096)
 def _parse(text: str) -> IPAddress | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
@@ -77,7 +80,11 @@ def _resolve(request: HttpRequest) -> str:
 def client_ip_bucket(request: HttpRequest) -> str:
     """The client's address for counting: IPv6 clients are grouped by their /64, since one
     customer line usually owns a whole /64 and could otherwise rotate addresses freely."""
-    ip = client_ip(request)
+    return _bucket(client_ip(request))
+
+
+@lru_cache(maxsize=4096)
+def _bucket(ip: str) -> str:
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:

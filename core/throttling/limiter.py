@@ -19,6 +19,7 @@ from core.circuit_breaker import CircuitBreaker
 from core.http.client_ip import client_ip_bucket
 from core.http.errors import ServiceUnavailable
 from core.redis_connections import redis_client
+from core.throttling.denials import DenyCache
 from core.throttling.rates import Rate, parse_rate
 from core.throttling.store import (
     Decision,
@@ -132,6 +133,9 @@ class Limiter:
             client = redis_client(redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
             self.shared = RedisWindowStore(client)
         self.breaker = CircuitBreaker("throttle-redis", failure_threshold=3, cooldown_seconds=5)
+        # Refusals Redis gave, kept until they expire: a flood from a refused client costs no
+        # Redis round trip (core/throttling/denials.py).
+        self.denials = DenyCache()
 
     def hit(
         self, scoped: list[ScopedLimit], *, now: float | None = None, jitter: float = 0.0
@@ -144,7 +148,7 @@ class Limiter:
             enforced = [s for s in scoped if s.scope not in shadow_scopes]
             shadow = [s for s in scoped if s.scope in shadow_scopes]
 
-        decision = self._count(enforced, now=now)
+        decision = self._denied_locally(enforced, now=now) or self._count(enforced, now=now)
         for scope in _refusing_scopes(enforced, decision) if not decision.allowed else ():
             record_decision(scope, "rejected")
         for scope in dict.fromkeys(s.scope for s in enforced) if decision.allowed else ():
@@ -181,6 +185,9 @@ class Limiter:
         limits = [s.limit for s in outcome.charged if s.scope in frozenset(scopes)]
         if not limits:
             return
+        # Refunded scopes are never remembered as refusing; forgetting is for a scope that is
+        # refunded without saying so in its policy (then only other processes may lag, to T).
+        self.denials.forget(limit.key for limit in limits)
         if self.shared is not None and self.breaker.allow():
             try:
                 self.shared.refund(limits, outcome.at_ms)
@@ -226,12 +233,21 @@ class Limiter:
         if not limits:
             return Decision(allowed=True, states=[])
         if self.shared is not None and self.breaker.allow():
+            # Read before the call: the local T it gives is never later than Redis's own.
+            now_ms = _now_ms(now)
             try:
                 decision = self.shared.hit(limits, now=now)
             except redis.RedisError:
                 self.breaker.record_failure()
             else:
                 self.breaker.record_success()
+                if not decision.allowed and settings.THROTTLE_DENY_CACHE:
+                    states = zip(scoped, decision.states, strict=True)
+                    self.denials.remember(
+                        (state for item, state in states if _cacheable(item)),
+                        now_ms=now_ms,
+                        injected=now is not None,
+                    )
                 return decision
         if self.shared is not None:
             closed = [s.scope for s in scoped if _fails_closed(s.scope)]
@@ -242,6 +258,25 @@ class Limiter:
             for scope in dict.fromkeys(s.scope for s in scoped):
                 record_decision(scope, "fail_open")
         return self.memory.hit(limits, now=time.time() if now is None else now)
+
+    def _denied_locally(self, scoped: list[ScopedLimit], *, now: float | None) -> Decision | None:
+        """The refusal Redis would give, from this process's memory of its refusals; None
+        when none of ``scoped`` is remembered as full (then Redis decides)."""
+        if not scoped or not len(self.denials) or not settings.THROTTLE_DENY_CACHE:
+            return None
+        states = self.denials.refusal(
+            [s.limit for s in scoped], now_ms=_now_ms(now), injected=now is not None
+        )
+        return None if states is None else Decision(allowed=False, states=states)
+
+
+def _now_ms(now: float | None) -> int:
+    return int((time.time() if now is None else now) * 1000)
+
+
+def _cacheable(scoped: ScopedLimit) -> bool:
+    """A refusal is remembered only for limits whose count cannot go down before it expires."""
+    return not settings.THROTTLE_SCOPES[scoped.scope].get("refunded", False)
 
 
 def _refusing_scopes(scoped: list[ScopedLimit], decision: Decision) -> list[str]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import redis
 
+from core.throttling.batching import ScriptBatcher
 from core.throttling.rates import Rate
 
 
@@ -200,6 +201,8 @@ class RedisWindowStore:
     def __init__(self, client: redis.Redis):
         self.client = client
         self._script = client.register_script(_SCRIPT)
+        # Concurrent requests of this process share round trips (core/throttling/batching.py).
+        self.batcher = ScriptBatcher(client, self._script)
         self._refund = client.register_script(_REFUND_SCRIPT)
         self._mark = client.register_script(_MARK_SCRIPT)
         self._marked = client.register_script(_MARKED_SCRIPT)
@@ -210,7 +213,7 @@ class RedisWindowStore:
         args: list[int | str] = ["" if now is None else int(now * 1000)]
         for limit in limits:
             args += (*limit.rate.script_args, 1 if limit.counted else 0)
-        reply = self._script(keys=[limit.key for limit in limits], args=args)
+        reply = self.batcher([limit.key for limit in limits], args)
         return _decision(limits, reply)  # Lua numbers arrive as Python ints
 
     def refund(self, limits: Sequence[Limit], at_ms: int) -> None:
