@@ -58,6 +58,7 @@ from core.db.pins import ClientPins
 from core.db.routing import routing_scope
 from core.throttling.headers import RATE_LIMIT_HEADERS, add_rate_limit_headers
 from core.throttling.limiter import Outcome
+from core.throttling.policies import scope_policy
 from core.throttling.throttles import count_request, outcome_of
 
 logger = logging.getLogger(__name__)
@@ -233,8 +234,5 @@ def _replayable_scopes(scopes: tuple[str, ...]) -> bool:
     """Scopes the replay can count exactly as the view's throttle does: keyed by IP or client
     (not by a login's email, read from the body), and failing open while Redis is down (a
     fail-closed scope's 503 is the view's to give)."""
-    policies = [settings.THROTTLE_SCOPES[scope] for scope in scopes]
-    return all(
-        policy["key"] in ("ip", "client") and policy["on_redis_failure"] == "open"
-        for policy in policies
-    )
+    policies = [scope_policy(scope) for scope in scopes]
+    return all(policy.key in ("ip", "client") and not policy.fails_closed for policy in policies)

@@ -28,6 +28,7 @@ from prometheus_client.samples import Sample
 from core.db.status import AliasStatus, database_status
 from core.observability import exposition
 from core.observability.readiness import checks
+from core.throttling.policies import all_policies
 
 THROTTLE_DECISIONS = ("allowed", "rejected", "shadow_rejected", "fail_open", "fail_closed")
 
@@ -153,7 +154,7 @@ def throttle_figures(families: list[Metric]) -> list[ThrottleScope]:
     """Decisions per scope (``throttle_decisions_total``): every configured scope, even one
     that has seen no traffic yet, then any other scope the counters name."""
     decisions: dict[str, dict[str, int]] = {
-        scope: dict.fromkeys(THROTTLE_DECISIONS, 0) for scope in settings.THROTTLE_SCOPES
+        scope: dict.fromkeys(THROTTLE_DECISIONS, 0) for scope in all_policies()
     }
     for sample in _samples(families, "throttle_decisions_total"):
         scope = sample.labels.get("scope", "")

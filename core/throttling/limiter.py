@@ -20,7 +20,8 @@ from core.http.client_ip import client_ip_bucket
 from core.http.errors import ServiceUnavailable
 from core.redis_connections import redis_client
 from core.throttling.denials import DenyCache
-from core.throttling.rates import Rate, parse_rate
+from core.throttling.policies import ScopePolicy, scope_policy
+from core.throttling.rates import Rate
 from core.throttling.store import (
     Decision,
     Limit,
@@ -62,12 +63,7 @@ class Outcome:
 
 
 def scope_rates(scope: str) -> tuple[Rate, ...]:
-    return _parsed(tuple(settings.THROTTLE_SCOPES[scope]["rates"]))
-
-
-@lru_cache(maxsize=256)
-def _parsed(rates: tuple[str, ...]) -> tuple[Rate, ...]:
-    return tuple(parse_rate(text) for text in rates)
+    return scope_policy(scope).rates
 
 
 def identity(request: HttpRequest, key_kind: str, user: object) -> str | None:
@@ -102,22 +98,22 @@ def limits_for(
     checked_only = frozenset(check_only)
     limits = []
     for scope in dict.fromkeys([*scopes, *check_only]):  # de-duplicated, in order
-        policy = settings.THROTTLE_SCOPES[scope]
-        ident = identity(request, policy["key"], user)
+        policy = scope_policy(scope)
+        ident = identity(request, policy.key, user)
         if ident is None:
             continue
         counted = scope not in checked_only
-        for rate, key_prefix in _plan(prefix, scope, tuple(policy["rates"])):
+        for rate, key_prefix in _plan(prefix, policy):
             limit = Limit(key=key_prefix + ident, rate=rate, counted=counted)
             limits.append(ScopedLimit(scope=scope, limit=limit))
     return limits
 
 
 @lru_cache(maxsize=256)
-def _plan(prefix: str, scope: str, rates: tuple[str, ...]) -> tuple[tuple[Rate, str], ...]:
+def _plan(prefix: str, policy: ScopePolicy) -> tuple[tuple[Rate, str], ...]:
     """A scope's rates with their Redis key prefixes: computed once per settings, not per
     request (the arguments are what the settings say now, so a change takes effect at once)."""
-    return tuple((rate, f"{prefix}:throttle:{scope}:{rate.period}:") for rate in _parsed(rates))
+    return tuple((rate, f"{prefix}:throttle:{policy.name}:{rate.period}:") for rate in policy.rates)
 
 
 class Limiter:
@@ -276,7 +272,7 @@ def _now_ms(now: float | None) -> int:
 
 def _cacheable(scoped: ScopedLimit) -> bool:
     """A refusal is remembered only for limits whose count cannot go down before it expires."""
-    return not settings.THROTTLE_SCOPES[scoped.scope].get("refunded", False)
+    return not scope_policy(scoped.scope).refunded
 
 
 def _refusing_scopes(scoped: list[ScopedLimit], decision: Decision) -> list[str]:
@@ -288,7 +284,7 @@ def _refusing_scopes(scoped: list[ScopedLimit], decision: Decision) -> list[str]
 
 
 def _fails_closed(scope: str) -> bool:
-    return bool(settings.THROTTLE_SCOPES[scope]["on_redis_failure"] == "closed")
+    return scope_policy(scope).fails_closed
 
 
 def record_decision(scope: str, decision: str) -> None:

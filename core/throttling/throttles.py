@@ -28,6 +28,7 @@ from rest_framework.throttling import BaseThrottle
 
 from core.http.errors import ApplicationError
 from core.throttling.limiter import Outcome, get_limiter, limits_for
+from core.throttling.policies import scope_policy
 
 if TYPE_CHECKING:  # rest_framework.views imports this module through its settings
     from rest_framework.views import APIView
@@ -60,7 +61,7 @@ class RateLimitThrottle(BaseThrottle):
         if outcome is None:  # else counted (and refused) already, by core.cache.replay
             user = request.user
             scopes = [*view_scopes(request, view), *base_scopes(user)]
-            keys = {settings.THROTTLE_SCOPES[s]["key"] for s in scopes}
+            keys = {scope_policy(s).key for s in scopes}
             if keys & {"email", "email_ip"} and not hasattr(request._request, "throttle_email"):
                 # Where the login views and the admin read it (core/throttling/django_views.py).
                 request._request.throttle_email = _email_from(request)  # type: ignore[attr-defined]
