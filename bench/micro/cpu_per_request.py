@@ -1,4 +1,4 @@
-"""CPU per request of the hot read paths, in-process: ``python -m bench.cpu_per_request``.
+"""CPU per request of the hot read paths, in-process: ``python -m bench.micro.cpu_per_request``.
 
 The wrk benchmark's throughput moves by up to 70 % on a shared host; CPU time per request
 barely moves, and it is what the app's fixed cost is made of. This harness measures only that:
@@ -71,7 +71,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FEATURED = "/api/v1/blog/posts/featured/"
 # The same limits as ``make bench``: throttling runs, but never refuses.
 UNREACHABLE_RATE = "1000000000/minute"
@@ -433,7 +433,11 @@ class Servers:
         )
         self.env["CPU_BENCH_SECOND_PAGE"] = second_page.strip().splitlines()[-1]
         seeded = self._manage(
-            ["shell", "-c", "from bench.cpu_per_request import seed_bookings; seed_bookings()"]
+            [
+                "shell",
+                "-c",
+                "from bench.micro.cpu_per_request import seed_bookings; seed_bookings()",
+            ]
         )
         self.env.update(json.loads(seeded.strip().splitlines()[-1]))
         return self
@@ -479,7 +483,7 @@ class Servers:
         if SCENARIOS[scenario]["app"] == "bench.minimal.wsgi":
             env["DJANGO_SETTINGS_MODULE"] = "bench.minimal.settings"
         argv = [
-            sys.executable, "-m", "bench.cpu_per_request", "--child", scenario,
+            sys.executable, "-m", "bench.micro.cpu_per_request", "--child", scenario,
             "--requests", str(requests), "--warmup", str(warmup), "--threads", str(threads),
             "--cprofile", str(cprofile),
         ]  # fmt: skip
@@ -517,7 +521,9 @@ class Servers:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.cpu_per_request", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.micro.cpu_per_request", description=__doc__
+    )
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)

@@ -21,7 +21,6 @@ import datetime
 import json
 import random
 import signal
-import sys
 import threading
 import time
 import uuid
@@ -36,7 +35,7 @@ from tests.e2e.http_load import Reply, request
 
 LOAD = "127.0.0.3"  # exempt from nginx's rate limit in this stack
 PASSWORD = "hibachi-Chaos-2026"  # noqa: S105 - a throwaway customer on a throwaway stack
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
 WRITES = ("booking", "payment")
 # Chef teams per weekly slot during a run (see make_room).
 ROOMY_CAPACITY, CONTENDED_CAPACITY = 1000, 2
@@ -793,7 +792,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print((out_dir / "chaos.md").read_text())
     print(f"chaos: report in {out_dir}")
     return 0 if results["ok"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

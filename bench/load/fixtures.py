@@ -1,11 +1,11 @@
 """The benchmark's inputs, made inside the stack's database (run with the stack's environment).
 
-    python -m bench.fixtures prepare OUT_DIR --customers 500
-    python -m bench.fixtures grow-posts --to 1000000
+    python -m bench.load.fixtures prepare OUT_DIR --customers 500
+    python -m bench.load.fixtures grow-posts --to 1000000
 
 ``prepare`` gives demo customers API tokens, raises every weekly slot's capacity (booking
 creation must measure the write path, not a calendar that fills up in seconds), and writes the
-request lists the Lua scripts replay (bench/lua/common.lua: METHOD, PATH, TOKEN, BODY a line)
+request lists the Lua scripts replay (bench/load/lua/common.lua: METHOD, PATH, TOKEN, BODY a line)
 plus ``fixtures.json`` (data volumes, the deep cursor's depth). ``grow-posts`` copies published
 posts with SQL until the table holds ``--to`` posts, for the deep-cursor check at 1M posts.
 """
@@ -260,7 +260,7 @@ def grow_posts(*, to: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.fixtures", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.load.fixtures", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     prepare_parser = commands.add_parser("prepare", help="tokens, capacity, request lists")
     prepare_parser.add_argument("out_dir", type=Path)

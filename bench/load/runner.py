@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import appmetrics, ceilings, pooling, report, targets
-from bench.config import BenchConfig
-from bench.loadgen import Measurement, run_wrk, tree_cpu_seconds
-from bench.machine import machine_facts
+from bench.load import appmetrics, ceilings, pooling, report, targets
+from bench.load.config import BenchConfig
+from bench.load.loadgen import Measurement, run_wrk, tree_cpu_seconds
+from bench.load.machine import machine_facts
 from deploy.nginx.render import FAIL_TIMEOUT
 from devstack.gunicorn import PROJECT_ROOT, GunicornServer
 from devstack.processes import make_temp_base_dir
@@ -300,7 +300,7 @@ class Bench:
         postgres.wait_for_replay(timeout=600)
 
     def _prepare(self, directory: Path) -> dict[str, Any]:
-        args = ["-m", "bench.fixtures", "prepare", str(directory)]
+        args = ["-m", "bench.load.fixtures", "prepare", str(directory)]
         output = self._python([*args, "--customers", str(self.config.token_customers)], 600)
         fixtures = json.loads(output.strip().splitlines()[-1])
         featured = _get(f"{self.endpoints['backend1'].url}/api/v1/blog/posts/featured/")
@@ -566,7 +566,7 @@ class Bench:
             seconds=self.config.pgbench_seconds,
         )
         # What PgBouncer (transaction mode) adds per request, against this primary
-        # (bench/pooling.py; docs/pooling.md).
+        # (bench/load/pooling.py; docs/pooling.md).
         self.results["ceilings"]["pgbouncer"] = pooling.measure(
             postgres.primary,
             base_dir=self.state_dir / "pgbouncer-bench",
@@ -579,7 +579,9 @@ class Bench:
     def _grow_posts(self) -> None:
         target = self.config.grow_posts_to
         assert target is not None
-        output = self._python(["-m", "bench.fixtures", "grow-posts", "--to", str(target)], 1800)
+        output = self._python(
+            ["-m", "bench.load.fixtures", "grow-posts", "--to", str(target)], 1800
+        )
         self.results["grown"] = json.loads(output.strip().splitlines()[-1])
         assert self.stack.servers is not None
         self.stack.servers.postgres.wait_for_replay(timeout=900)
@@ -596,7 +598,7 @@ class Bench:
     # ------------------------------------------------------------------ profile
     def _profile(self) -> None:
         """py-spy the cached featured-posts path on one backend, under load."""
-        from bench import profile
+        from bench.load import profile
 
         backend = self.stack.backends[0]
         seconds = max(self.config.duration_s, PROFILE_SECONDS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from bench.config import BenchConfig
+from bench.load.config import BenchConfig
 
 
 def _ratio(results: dict[str, Any], key: str) -> float | None:

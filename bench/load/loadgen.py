@@ -1,7 +1,7 @@
 """Drive load with ``wrk`` (a separate process on this machine) and measure what it cost.
 
 One ``Measurement`` is one bounded wrk run: requests/s and the latency distribution as wrk's
-Lua ``done()`` prints it (bench/lua/common.lua), status counts, and the CPU time the stack's
+Lua ``done()`` prints it (bench/load/lua/common.lua), status counts, and the CPU time the stack's
 processes and wrk itself used meanwhile, read from ``/proc``.
 """
 
@@ -141,7 +141,7 @@ def run_wrk(
     cpu_groups: Mapping[str, Sequence[int | None]] | None = None,
     timeout_s: int = 10,
 ) -> Measurement:
-    """Run ``wrk`` against ``url`` with ``bench/lua/<script>`` for ``duration_s`` seconds.
+    """Run ``wrk`` against ``url`` with ``bench/load/lua/<script>`` for ``duration_s`` seconds.
 
     ``env`` carries the script's inputs (BENCH_REQUESTS, ...). The run is bounded: wrk stops
     by itself after ``duration_s``, and is killed if it has not ended well after that.

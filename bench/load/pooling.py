@@ -1,4 +1,4 @@
-"""What PgBouncer costs per request: ``python -m bench.pooling`` (and a step of ``make bench``).
+"""What PgBouncer costs per request: ``python -m bench.load.pooling`` (a step of ``make bench``).
 
 A "request" is what one Django request does to the database with the settings of
 docs/pooling.md: on a persistent connection (``CONN_MAX_AGE`` 60), the health check
@@ -159,7 +159,7 @@ def measure(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.pooling", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.load.pooling", description=__doc__)
     parser.add_argument("--requests", type=int, default=4000, help="per run (default 4000)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--threads", default="1,4", help="comma-separated (default 1,4)")
