@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import pytest
 
-from bench.chaos.run import (
+from bench.chaos.faults import (
     ALL_FAULTS,
     PRIMARY_FAILOVER,
     PRIMARY_OUTAGE,
     WRITE_OUTAGES,
     WRITES_BACK_WITHIN_SECONDS,
     Timing,
-    chaos_stack,
-    run_chaos,
-    write_report,
 )
+from bench.chaos.run import chaos_stack, run_chaos, write_report
 
 pytestmark = pytest.mark.servers
 
