@@ -9,8 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.config import BenchConfig
-from bench.runner import Bench
+from bench.load.config import BenchConfig
+from bench.load.runner import Bench
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

@@ -199,18 +199,9 @@ def plan(users: int, cost: MixCost, a: Assumptions) -> dict[str, Any]:
     # sentinels run beside them and on an app node: no node of their own.
     redis_nodes = 2 * cache_shards + 2
 
-    hourly = PRICES_PER_HOUR
-    monthly = {
-        "app_nodes": app_nodes * hourly["c6i.large"] * HOURS_PER_MONTH,
-        "postgres": (hourly[primary_type] + replicas * hourly[replica_type]) * HOURS_PER_MONTH
-        + (1 + replicas) * a.db_storage_gb * GP3_PER_GB_MONTH,
-        # PgBouncer runs on the app nodes' spare vCPU at small scale: counted as one c6i.large
-        # per two processes, so the cost is visible.
-        "pgbouncer": math.ceil(pgbouncers / 2) * hourly["c6i.large"] * HOURS_PER_MONTH,
-        "redis": redis_nodes * hourly["c6i.large"] * HOURS_PER_MONTH,
-        "platform": (hourly["eks_cluster"] + hourly["alb"]) * HOURS_PER_MONTH,
-    }
-    monthly = {key: round(value, 2) for key, value in monthly.items()}
+    monthly = _monthly_costs(
+        a, app_nodes, (primary_type, replica_type, replicas), pgbouncers, redis_nodes
+    )
     total = round(sum(monthly.values()), 2)
     return {
         "users": users,
@@ -233,6 +224,30 @@ def plan(users: int, cost: MixCost, a: Assumptions) -> dict[str, Any]:
         "monthly_total_usd": total,
         "seed_monthly_usd": SEED_MONTHLY_COST.get(users),
     }
+
+
+def _monthly_costs(
+    a: Assumptions,
+    app_nodes: int,
+    postgres: tuple[str, str, int],
+    pgbouncers: int,
+    redis_nodes: int,
+) -> dict[str, float]:
+    """Dollars a month per part, from the on-demand prices (``postgres``: the primary's
+    instance type, the replicas' and how many replicas)."""
+    primary_type, replica_type, replicas = postgres
+    hourly = PRICES_PER_HOUR
+    monthly = {
+        "app_nodes": app_nodes * hourly["c6i.large"] * HOURS_PER_MONTH,
+        "postgres": (hourly[primary_type] + replicas * hourly[replica_type]) * HOURS_PER_MONTH
+        + (1 + replicas) * a.db_storage_gb * GP3_PER_GB_MONTH,
+        # PgBouncer runs on the app nodes' spare vCPU at small scale: counted as one c6i.large
+        # per two processes, so the cost is visible.
+        "pgbouncer": math.ceil(pgbouncers / 2) * hourly["c6i.large"] * HOURS_PER_MONTH,
+        "redis": redis_nodes * hourly["c6i.large"] * HOURS_PER_MONTH,
+        "platform": (hourly["eks_cluster"] + hourly["alb"]) * HOURS_PER_MONTH,
+    }
+    return {key: round(value, 2) for key, value in monthly.items()}
 
 
 def model(

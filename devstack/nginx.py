@@ -71,7 +71,8 @@ class NginxServer:
         self.site = site
         self.prefix = prefix
         self.binary = binary or nginx_binary()
-        self.template = template  # None: deploy/nginx's template (another: bench/nginx_tuning)
+        # None: deploy/nginx's template (another: bench/micro/nginx_tuning)
+        self.template = template
         self.config = prefix / "nginx.conf"
         self._process: ManagedProcess | None = None
 

@@ -1,6 +1,7 @@
 """Minimal settings for the framework floor: no middleware, no installed apps but this one."""
 
 from config.env import env_bool, env_str
+from config.settings import base
 from core.db.urls import database_config
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "bench-minimal-not-secret")
@@ -22,3 +23,6 @@ DATABASES = {
     )
 }
 LOGGING_CONFIG = None
+# deploy/gunicorn.conf.py's post_fork publishes the replica lag budget (core/observability):
+# the app's one default, read from its settings module.
+REPLICA_MAX_LAG_SECONDS = base.REPLICA_MAX_LAG_SECONDS

@@ -1,11 +1,11 @@
-"""bench/nginx_tuning.py: every variant still undoes exactly one choice of the deployed
+"""bench/micro/nginx_tuning.py: every variant still undoes exactly one choice of the deployed
 template, and nginx accepts the result (the tool itself is run by hand, not in make test)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.nginx_tuning import VARIANTS, Figure, markdown
+from bench.micro.nginx_tuning import VARIANTS, Figure, markdown
 from deploy.nginx.render import TEMPLATE, render
 from devstack.nginx import check_config, prepare_prefix
 from tests.deploy.test_nginx_conf import local_site

@@ -1,10 +1,10 @@
-"""The benchmark's readers on canned input: wrk's report from bench/lua/common.lua and the
+"""The benchmark's readers on canned input: wrk's report from bench/load/lua/common.lua and the
 backends' Prometheus counters."""
 
 from __future__ import annotations
 
-from bench import appmetrics
-from bench.loadgen import _measurement, _parse_report
+from bench.load import appmetrics
+from bench.load.loadgen import _measurement, _parse_report
 
 WRK_STDOUT = """Running 1s test @ http://127.0.0.1:8000
 BENCH-JSON-BEGIN

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.runner import COMPARISONS, SCENARIOS
+from bench.load.plan import COMPARISONS, SCENARIOS
 from devstack.gunicorn import PROJECT_ROOT
 
 pytestmark = pytest.mark.servers

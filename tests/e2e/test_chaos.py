@@ -1,4 +1,4 @@
-"""Chaos under load, the short version of `make chaos` (bench/chaos.py): the production
+"""Chaos under load, the short version of `make chaos` (bench/chaos/): the production
 topology takes a steady mix of reads, bookings and deposit payments (with idempotency keys)
 while, in turn, the replica restarts, its replay pauses past the lag budget, Redis (master and
 replica) restarts, the Redis master is SIGKILLed and Sentinel promotes its replica (the app
@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import pytest
 
-from bench.chaos import (
+from bench.chaos.faults import (
     ALL_FAULTS,
     PRIMARY_FAILOVER,
     PRIMARY_OUTAGE,
     WRITE_OUTAGES,
     WRITES_BACK_WITHIN_SECONDS,
     Timing,
-    chaos_stack,
-    run_chaos,
-    write_report,
 )
+from bench.chaos.run import chaos_stack, run_chaos, write_report
 
 pytestmark = pytest.mark.servers
 

@@ -36,7 +36,7 @@ class BenchConfig:
     redis_requests: int = 200_000
     pgbench_scale: int = 10
     pgbench_seconds: int = 10
-    # Requests per run of the pooler's cost (bench/pooling.py), direct and through PgBouncer.
+    # Requests per run of the pooler's cost (bench/load/pooling.py), direct and through PgBouncer.
     pooling_requests: int = 4000
     # py-spy the cached featured-posts path on one backend (needs py-spy: requirements-bench).
     profile: bool = False

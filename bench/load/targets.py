@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from bench.config import BenchConfig
+from bench.load.config import BenchConfig
 
 
 def _ratio(results: dict[str, Any], key: str) -> float | None:
@@ -47,33 +47,19 @@ def _all_runs(results: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def evaluate(results: dict[str, Any], config: BenchConfig) -> list[dict[str, Any]]:
-    cached = results["comparisons"].get("cache_on_vs_off")
-    cached_sql = None
-    if cached:
-        runs = cached["a"]["runs"]
-        queries = sum((run["app"] or {}).get("queries", 0) for run in runs)
-        requests = sum(run["requests"] for run in runs)
-        cached_sql = queries / requests if requests else None
+    return [
+        *_serving_targets(results),
+        *_app_targets(results),
+        *_cursor_targets(results),
+        _zero_errors_target(results),
+        _tail_target(results, config),
+    ]
+
+
+def _serving_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the framework, nginx and the micro-cache cost against their ceilings."""
     probe = results.get("micro_cache_probe", {})
     probe_ok = bool(probe.get("personal_never_cached") and probe.get("honours_cache_control"))
-
-    failing = [
-        f"{label}: {run['errors']} errors, {run['non_2xx']} non-2xx "
-        f"({', '.join(f'{s}: {n}' for s, n in run['statuses'].items() if s[0] != '2')})"
-        for label, run in _all_runs(results)
-        if run["errors"] or run["non_2xx"]
-    ]
-    total_runs = sum(1 for _ in _all_runs(results))
-    tails = []
-    summary_connections = str(config.summary_connections)
-    for name, scenario in results["scenarios"].items():
-        run = scenario["runs"].get(summary_connections)
-        if run and run["latency_ms"]["p50"]:
-            tails.append((name, run["latency_ms"]["p99"] / run["latency_ms"]["p50"]))
-    worst_tail = max(tails, key=lambda item: item[1]) if tails else None
-    grown = results.get("grown", {}).get("volumes", {}).get("posts")
-    base_posts = results.get("fixtures", {}).get("volumes", {}).get("posts")
-
     return [
         _target(
             "featured_vs_minimal",
@@ -96,6 +82,12 @@ def evaluate(results: dict[str, Any], config: BenchConfig) -> list[dict[str, Any
             extra_ok=probe_ok,
             note="" if probe_ok else "the Cache-Control / personal-answer probe failed",
         ),
+    ]
+
+
+def _app_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the app's cache, queries and throttling give or cost."""
+    return [
         _target(
             "cached_vs_uncached",
             "Featured posts, cache on vs off (throughput)",
@@ -105,7 +97,7 @@ def evaluate(results: dict[str, Any], config: BenchConfig) -> list[dict[str, Any
         _target(
             "cached_sql_per_request",
             "SQL queries per cached featured-posts request",
-            cached_sql,
+            _cached_sql_per_request(results),
             at_most=0.05,
             unit="",
         ),
@@ -121,6 +113,24 @@ def evaluate(results: dict[str, Any], config: BenchConfig) -> list[dict[str, Any
             _ratio(results, "throttling_on_vs_off"),
             at_least=0.9,
         ),
+    ]
+
+
+def _cached_sql_per_request(results: dict[str, Any]) -> float | None:
+    cached = results["comparisons"].get("cache_on_vs_off")
+    if not cached:
+        return None
+    runs = cached["a"]["runs"]
+    queries = sum((run["app"] or {}).get("queries", 0) for run in runs)
+    requests = sum(run["requests"] for run in runs)
+    return queries / requests if requests else None
+
+
+def _cursor_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The deep cursor page costs what the first does, at the seeded and the grown size."""
+    grown = results.get("grown", {}).get("volumes", {}).get("posts")
+    base_posts = results.get("fixtures", {}).get("volumes", {}).get("posts")
+    return [
         _target(
             "deep_vs_first",
             f"Deep cursor page p50 / first page p50 at {base_posts or '?'} posts",
@@ -133,19 +143,39 @@ def evaluate(results: dict[str, Any], config: BenchConfig) -> list[dict[str, Any
             _ratio(results, "deep_vs_first_page_grown"),
             at_most=1.2,
         ),
-        _target(
-            "zero_errors",
-            f"Runs with errors or non-2xx answers (of {total_runs})",
-            float(len(failing)),
-            at_most=0,
-            unit="",
-            note="; ".join(failing[:8]) + (" ..." if len(failing) > 8 else ""),
-        ),
-        _target(
-            "p99_vs_p50",
-            f"Worst p99 / p50 over the scenarios at {summary_connections} connections",
-            worst_tail[1] if worst_tail else None,
-            at_most=10,
-            note=f"worst: {worst_tail[0]}" if worst_tail else "",
-        ),
     ]
+
+
+def _zero_errors_target(results: dict[str, Any]) -> dict[str, Any]:
+    failing = [
+        f"{label}: {run['errors']} errors, {run['non_2xx']} non-2xx "
+        f"({', '.join(f'{s}: {n}' for s, n in run['statuses'].items() if s[0] != '2')})"
+        for label, run in _all_runs(results)
+        if run["errors"] or run["non_2xx"]
+    ]
+    total_runs = sum(1 for _ in _all_runs(results))
+    return _target(
+        "zero_errors",
+        f"Runs with errors or non-2xx answers (of {total_runs})",
+        float(len(failing)),
+        at_most=0,
+        unit="",
+        note="; ".join(failing[:8]) + (" ..." if len(failing) > 8 else ""),
+    )
+
+
+def _tail_target(results: dict[str, Any], config: BenchConfig) -> dict[str, Any]:
+    tails = []
+    summary_connections = str(config.summary_connections)
+    for name, scenario in results["scenarios"].items():
+        run = scenario["runs"].get(summary_connections)
+        if run and run["latency_ms"]["p50"]:
+            tails.append((name, run["latency_ms"]["p99"] / run["latency_ms"]["p50"]))
+    worst_tail = max(tails, key=lambda item: item[1]) if tails else None
+    return _target(
+        "p99_vs_p50",
+        f"Worst p99 / p50 over the scenarios at {summary_connections} connections",
+        worst_tail[1] if worst_tail else None,
+        at_most=10,
+        note=f"worst: {worst_tail[0]}" if worst_tail else "",
+    )

@@ -1,4 +1,4 @@
-"""What PgBouncer costs per request: ``python -m bench.pooling`` (and a step of ``make bench``).
+"""What PgBouncer costs per request: ``python -m bench.load.pooling`` (a step of ``make bench``).
 
 A "request" is what one Django request does to the database with the settings of
 docs/pooling.md: on a persistent connection (``CONN_MAX_AGE`` 60), the health check
@@ -109,15 +109,7 @@ def measure(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Direct vs through a PgBouncer started in front of ``server`` (stopped at the end)."""
-    server.query(f'DROP DATABASE IF EXISTS "{DATABASE}"')
-    server.query(f'CREATE DATABASE "{DATABASE}"')
-    server.query("CREATE TABLE item (id int PRIMARY KEY, payload text NOT NULL)", dbname=DATABASE)
-    server.query(
-        "INSERT INTO item SELECT n, repeat('x', 200) FROM generate_series(1, %s) n",
-        [ROWS],
-        dbname=DATABASE,
-    )
-    server.query("VACUUM ANALYZE item", dbname=DATABASE)
+    _create_database(server)
     pooler = PgBouncerServer(
         name="bench", server_port=server.port, base_dir=base_dir, pool_size=pool_size,
         user=server.user,
@@ -129,22 +121,8 @@ def measure(
         assert pooler.port is not None
         for mode, fresh in modes:
             for count in threads:
-                sides: dict[str, list[dict[str, float]]] = {"direct": [], "pgbouncer": []}
-                for _ in range(rounds):  # alternating: the host's drift hits both sides
-                    for side, port in (("direct", server.port), ("pgbouncer", pooler.port)):
-                        sides[side].append(
-                            run(port, requests=requests, threads=count, fresh_connections=fresh,
-                                pooler_pid=pooler.pid if side == "pgbouncer" else None)
-                        )  # fmt: skip
-                row: dict[str, Any] = {
-                    side: {
-                        key: round(statistics.median(r[key] for r in runs), 1)
-                        for key in ("wall_us", "throughput_per_s", "pooler_cpu_us")
-                    }
-                    for side, runs in sides.items()
-                }
-                row["added_wall_us"] = round(
-                    row["pgbouncer"]["wall_us"] - row["direct"]["wall_us"], 1
+                row = _direct_vs_pooler(
+                    server, pooler, requests=requests, rounds=rounds, threads=count, fresh=fresh
                 )
                 results[f"{mode}_t{count}"] = row
                 log(
@@ -158,8 +136,50 @@ def measure(
     return results
 
 
+def _create_database(server: PostgresServer) -> None:
+    """A fresh database with one table of ``ROWS`` rows, analysed."""
+    server.query(f'DROP DATABASE IF EXISTS "{DATABASE}"')
+    server.query(f'CREATE DATABASE "{DATABASE}"')
+    server.query("CREATE TABLE item (id int PRIMARY KEY, payload text NOT NULL)", dbname=DATABASE)
+    server.query(
+        "INSERT INTO item SELECT n, repeat('x', 200) FROM generate_series(1, %s) n",
+        [ROWS],
+        dbname=DATABASE,
+    )
+    server.query("VACUUM ANALYZE item", dbname=DATABASE)
+
+
+def _direct_vs_pooler(
+    server: PostgresServer,
+    pooler: PgBouncerServer,
+    *,
+    requests: int,
+    rounds: int,
+    threads: int,
+    fresh: bool,
+) -> dict[str, Any]:
+    """Medians of ``rounds`` alternating runs direct and through the pooler."""
+    assert pooler.port is not None
+    sides: dict[str, list[dict[str, float]]] = {"direct": [], "pgbouncer": []}
+    for _ in range(rounds):  # alternating: the host's drift hits both sides
+        for side, port in (("direct", server.port), ("pgbouncer", pooler.port)):
+            sides[side].append(
+                run(port, requests=requests, threads=threads, fresh_connections=fresh,
+                    pooler_pid=pooler.pid if side == "pgbouncer" else None)
+            )  # fmt: skip
+    row: dict[str, Any] = {
+        side: {
+            key: round(statistics.median(r[key] for r in runs), 1)
+            for key in ("wall_us", "throughput_per_s", "pooler_cpu_us")
+        }
+        for side, runs in sides.items()
+    }
+    row["added_wall_us"] = round(row["pgbouncer"]["wall_us"] - row["direct"]["wall_us"], 1)
+    return row
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.pooling", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.load.pooling", description=__doc__)
     parser.add_argument("--requests", type=int, default=4000, help="per run (default 4000)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--threads", default="1,4", help="comma-separated (default 1,4)")

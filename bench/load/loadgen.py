@@ -1,7 +1,7 @@
 """Drive load with ``wrk`` (a separate process on this machine) and measure what it cost.
 
 One ``Measurement`` is one bounded wrk run: requests/s and the latency distribution as wrk's
-Lua ``done()`` prints it (bench/lua/common.lua), status counts, and the CPU time the stack's
+Lua ``done()`` prints it (bench/load/lua/common.lua), status counts, and the CPU time the stack's
 processes and wrk itself used meanwhile, read from ``/proc``.
 """
 
@@ -141,21 +141,12 @@ def run_wrk(
     cpu_groups: Mapping[str, Sequence[int | None]] | None = None,
     timeout_s: int = 10,
 ) -> Measurement:
-    """Run ``wrk`` against ``url`` with ``bench/lua/<script>`` for ``duration_s`` seconds.
+    """Run ``wrk`` against ``url`` with ``bench/load/lua/<script>`` for ``duration_s`` seconds.
 
     ``env`` carries the script's inputs (BENCH_REQUESTS, ...). The run is bounded: wrk stops
     by itself after ``duration_s``, and is killed if it has not ended well after that.
     """
-    threads = max(1, min(threads, connections))
-    argv = [
-        wrk_binary(),
-        "--threads", str(threads),
-        "--connections", str(connections),
-        "--duration", f"{duration_s}s",
-        "--timeout", f"{timeout_s}s",
-        "--script", str(LUA_DIR / script),
-        url,
-    ]  # fmt: skip
+    argv = _wrk_argv(url, script, connections, duration_s, threads, timeout_s)
     groups = dict(cpu_groups or {})
     before = cpu_snapshot(groups)
     machine_before = machine_busy_seconds()
@@ -189,6 +180,21 @@ def run_wrk(
     cpu["machine"] = machine
     cpu["others"] = max(0.0, machine - sum(cpu[name] for name in (*groups, "load_generator")))
     return _measurement(report, cpu)
+
+
+def _wrk_argv(
+    url: str, script: str, connections: int, duration_s: int, threads: int, timeout_s: int
+) -> list[str]:
+    threads = max(1, min(threads, connections))
+    return [
+        wrk_binary(),
+        "--threads", str(threads),
+        "--connections", str(connections),
+        "--duration", f"{duration_s}s",
+        "--timeout", f"{timeout_s}s",
+        "--script", str(LUA_DIR / script),
+        url,
+    ]  # fmt: skip
 
 
 def _parse_report(stdout: str) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""CPU per request of the hot read paths, in-process: ``python -m bench.cpu_per_request``.
+"""CPU per request of the hot read paths, in-process: ``python -m bench.micro.cpu_per_request``.
 
 The wrk benchmark's throughput moves by up to 70 % on a shared host; CPU time per request
 barely moves, and it is what the app's fixed cost is made of. This harness measures only that:
@@ -64,6 +64,7 @@ minimal JSON 0.08, minimal one-query 0.71-0.88 throughout. Differences under ~0.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -71,11 +72,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FEATURED = "/api/v1/blog/posts/featured/"
 # The same limits as ``make bench``: throttling runs, but never refuses.
 UNREACHABLE_RATE = "1000000000/minute"
@@ -333,9 +334,40 @@ def seed_bookings() -> None:
 
 def run_child(scenario: str, requests: int, warmup: int, threads: int, cprofile: int) -> None:
     """Measure one scenario in this process; print one JSON line."""
+    spec = SCENARIOS[scenario]
+    one = _one_request(spec)
+    expected = spec.get("status", "201" if spec.get("method", "GET") == "POST" else "200")
+    for _ in range(warmup):
+        one()
+    failures: list[str] = []
+
+    def work(count: int) -> None:
+        for _ in range(count):
+            status = one()
+            if not status.startswith(expected):
+                failures.append(status)
+
+    with _cprofiled(cprofile):
+        cpu, wall = time.process_time(), time.perf_counter()
+        _in_threads(work, requests, threads)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    served = requests // threads * threads
+    result = {
+        "scenario": scenario,
+        "threads": threads,
+        "requests": served,
+        "failures": len(failures),
+        "first_failure": failures[0] if failures else None,
+        "cpu_ms": 1000 * cpu / served,
+        "wall_ms": 1000 * wall / served,
+    }
+    print("CPU-BENCH " + json.dumps(result), file=sys.__stdout__, flush=True)
+
+
+def _one_request(spec: dict[str, Any]) -> Callable[[], str]:
+    """A function that serves the scenario's request once and returns the status line."""
     import importlib
 
-    spec = SCENARIOS[scenario]
     application = importlib.import_module(spec["app"]).application
     path = spec["path"]
     if "{" in path:
@@ -357,53 +389,37 @@ def run_child(scenario: str, requests: int, warmup: int, threads: int, cprofile:
         body = booking_body(next(counter)) if spec.get("body") == "booking" else b""
         return serve(application, path, method=method, body=body, headers=headers)
 
-    for _ in range(warmup):
-        one()
-    failures: list[str] = []
-    expected = spec.get("status", "201" if method == "POST" else "200")
+    return one
 
-    def work(count: int) -> None:
-        for _ in range(count):
-            status = one()
-            if not status.startswith(expected):
-                failures.append(status)
 
-    profiler = None
-    if cprofile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    cpu, wall = time.process_time(), time.perf_counter()
+def _in_threads(work: Callable[[int], None], requests: int, threads: int) -> None:
+    """``requests`` calls of ``work`` shared by ``threads`` threads (1: this one)."""
     if threads == 1:
         work(requests)
-    else:
-        workers = [
-            threading.Thread(target=work, args=(requests // threads,)) for _ in range(threads)
-        ]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    if profiler is not None:
-        import pstats
+        return
+    workers = [threading.Thread(target=work, args=(requests // threads,)) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
 
-        profiler.disable()
-        order = os.environ.get("CPU_BENCH_CPROFILE_SORT", "tottime")
-        stats = pstats.Stats(profiler, stream=sys.__stdout__).sort_stats(order)
-        stats.print_stats(cprofile)
-    served = requests // threads * threads
-    result = {
-        "scenario": scenario,
-        "threads": threads,
-        "requests": served,
-        "failures": len(failures),
-        "first_failure": failures[0] if failures else None,
-        "cpu_ms": 1000 * cpu / served,
-        "wall_ms": 1000 * wall / served,
-    }
-    print("CPU-BENCH " + json.dumps(result), file=sys.__stdout__, flush=True)
+
+@contextlib.contextmanager
+def _cprofiled(top: int) -> Iterator[None]:
+    """cProfile the block and print its ``top`` functions (0: no profile)."""
+    if not top:
+        yield
+        return
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    yield
+    profiler.disable()
+    order = os.environ.get("CPU_BENCH_CPROFILE_SORT", "tottime")
+    stats = pstats.Stats(profiler, stream=sys.__stdout__).sort_stats(order)
+    stats.print_stats(top)
 
 
 # ---------------------------------------------------------------------------- the parent
@@ -450,7 +466,11 @@ class Servers:
         )
         self.env["CPU_BENCH_SECOND_PAGE"] = second_page.strip().splitlines()[-1]
         seeded = self._manage(
-            ["shell", "-c", "from bench.cpu_per_request import seed_bookings; seed_bookings()"]
+            [
+                "shell",
+                "-c",
+                "from bench.micro.cpu_per_request import seed_bookings; seed_bookings()",
+            ]
         )
         self.env.update(json.loads(seeded.strip().splitlines()[-1]))
         return self
@@ -491,35 +511,14 @@ class Servers:
             redis.Redis.from_url(self.redis.url).flushdb()
         # A fresh metrics directory and log file per run, as a new gunicorn worker has.
         run_dir = Path(tempfile.mkdtemp(prefix=f"{scenario}-", dir=self.work_dir))
-        env = {
-            **os.environ,
-            **self.env,
-            **SCENARIOS[scenario]["env"],
-            "PROMETHEUS_MULTIPROC_DIR": str(run_dir),
-        }
-        if SCENARIOS[scenario]["app"] == "bench.minimal.wsgi":
-            env["DJANGO_SETTINGS_MODULE"] = "bench.minimal.settings"
+        env = self._child_env(scenario, run_dir)
         argv = [
-            sys.executable, "-m", "bench.cpu_per_request", "--child", scenario,
+            sys.executable, "-m", "bench.micro.cpu_per_request", "--child", scenario,
             "--requests", str(requests), "--warmup", str(warmup), "--threads", str(threads),
             "--cprofile", str(cprofile),
         ]  # fmt: skip
         if py_spy is not None:
-            # Collapsed stacks (flamegraph.pl / speedscope input), one file per run.
-            out = py_spy.parent / f"{py_spy.name}-{scenario}-t{threads}.txt"
-            binary = str(Path(sys.executable).with_name("py-spy"))
-            argv = [
-                binary,
-                "record",
-                "--rate",
-                "500",
-                "--format",
-                "raw",
-                "-o",
-                str(out),
-                "--",
-                *argv,
-            ]
+            argv = _under_py_spy(argv, py_spy.parent / f"{py_spy.name}-{scenario}-t{threads}.txt")
         with open(run_dir / "stderr.log", "wb") as log:
             completed = subprocess.run(  # noqa: S603 - our interpreter, this module
                 argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=log, check=False
@@ -536,22 +535,26 @@ class Servers:
         result["log_bytes_per_request"] = log_bytes / (result["requests"] + warmup)
         return result
 
+    def _child_env(self, scenario: str, run_dir: Path) -> dict[str, str]:
+        env = {
+            **os.environ,
+            **self.env,
+            **SCENARIOS[scenario]["env"],
+            "PROMETHEUS_MULTIPROC_DIR": str(run_dir),
+        }
+        if SCENARIOS[scenario]["app"] == "bench.minimal.wsgi":
+            env["DJANGO_SETTINGS_MODULE"] = "bench.minimal.settings"
+        return env
+
+
+def _under_py_spy(argv: list[str], out: Path) -> list[str]:
+    """``argv`` run under py-spy: collapsed stacks (flamegraph.pl / speedscope input) in ``out``."""
+    binary = str(Path(sys.executable).with_name("py-spy"))
+    return [binary, "record", "--rate", "500", "--format", "raw", "-o", str(out), "--", *argv]
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.cpu_per_request", description=__doc__)
-    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--threads", type=int, action="append", help="default: 1 and 4")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario (best kept)")
-    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
-    parser.add_argument("--cprofile", type=int, default=0, metavar="N")
-    parser.add_argument(
-        "--cprofile-sort", default="tottime", choices=("tottime", "cumulative"), help="order"
-    )
-    parser.add_argument("--py-spy", type=Path, metavar="PREFIX", help="py-spy each run")
-    parser.add_argument("--child", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     threads_list = args.threads or [1, 4]
 
     os.environ["CPU_BENCH_CPROFILE_SORT"] = args.cprofile_sort  # read by the children
@@ -565,29 +568,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     with Servers(sqlite=args.sqlite) as servers:
         for scenario in scenarios:
             for threads in threads_list:
-                runs = [
-                    servers.run(
-                        scenario,
-                        requests=args.requests,
-                        warmup=args.warmup,
-                        threads=threads,
-                        cprofile=args.cprofile,
-                        py_spy=args.py_spy,
-                    )
-                    for _ in range(args.repeat)
-                ]
-                best = min(runs, key=lambda run: run["cpu_ms"])
-                every = ", ".join(f"{run['cpu_ms']:.3f}" for run in runs)
-                rows.append(best)
-                print(
-                    f"{scenario:22} threads={threads}  CPU {best['cpu_ms']:.3f} ms/request"
-                    f"  (runs: {every})"
-                    f"  wall {best['wall_ms']:.3f} ms  unexpected status: {best['failures']}"
-                    f"  log {best['log_bytes_per_request']:.0f} B/request",
-                    flush=True,
-                )
+                rows.append(_best_of(servers, args, scenario, threads))
     print(json.dumps(rows))
     return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.micro.cpu_per_request", description=__doc__
+    )
+    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--threads", type=int, action="append", help="default: 1 and 4")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario (best kept)")
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    parser.add_argument("--cprofile", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--cprofile-sort", default="tottime", choices=("tottime", "cumulative"), help="order"
+    )
+    parser.add_argument("--py-spy", type=Path, metavar="PREFIX", help="py-spy each run")
+    parser.add_argument("--child", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
+    return parser
+
+
+def _best_of(
+    servers: Servers, args: argparse.Namespace, scenario: str, threads: int
+) -> dict[str, Any]:
+    """``--repeat`` runs of one scenario; print them and return the cheapest."""
+    runs = [
+        servers.run(
+            scenario,
+            requests=args.requests,
+            warmup=args.warmup,
+            threads=threads,
+            cprofile=args.cprofile,
+            py_spy=args.py_spy,
+        )
+        for _ in range(args.repeat)
+    ]
+    best = min(runs, key=lambda run: run["cpu_ms"])
+    every = ", ".join(f"{run['cpu_ms']:.3f}" for run in runs)
+    print(
+        f"{scenario:22} threads={threads}  CPU {best['cpu_ms']:.3f} ms/request"
+        f"  (runs: {every})"
+        f"  wall {best['wall_ms']:.3f} ms  unexpected status: {best['failures']}"
+        f"  log {best['log_bytes_per_request']:.0f} B/request",
+        flush=True,
+    )
+    return best
 
 
 if __name__ == "__main__":

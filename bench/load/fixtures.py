@@ -1,11 +1,11 @@
 """The benchmark's inputs, made inside the stack's database (run with the stack's environment).
 
-    python -m bench.fixtures prepare OUT_DIR --customers 500
-    python -m bench.fixtures grow-posts --to 1000000
+    python -m bench.load.fixtures prepare OUT_DIR --customers 500
+    python -m bench.load.fixtures grow-posts --to 1000000
 
 ``prepare`` gives demo customers API tokens, raises every weekly slot's capacity (booking
 creation must measure the write path, not a calendar that fills up in seconds), and writes the
-request lists the Lua scripts replay (bench/lua/common.lua: METHOD, PATH, TOKEN, BODY a line)
+request lists the Lua scripts replay (bench/load/lua/common.lua: METHOD, PATH, TOKEN, BODY a line)
 plus ``fixtures.json`` (data volumes, the deep cursor's depth). ``grow-posts`` copies published
 posts with SQL until the table holds ``--to`` posts, for the deep-cursor check at 1M posts.
 """
@@ -13,6 +13,7 @@ posts with SQL until the table holds ``--to`` posts, for the deep-cursor check a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -48,25 +49,69 @@ def write_list(path: Path, lines: Sequence[tuple[str, str, str, str]]) -> None:
     path.write_text("".join("\t".join(line) + "\n" for line in lines))
 
 
+Line = tuple[str, str, str, str]
+POSTS = "/api/v1/blog/posts/"
+# What a day's traffic reads, by weight: the blog's pages first, then the booking funnel.
+MIXED_READ_WEIGHTS = {
+    "featured": 20,
+    "post_list_first": 15,
+    "post_detail": 25,
+    "search": 5,
+    "review_stats": 10,
+    "availability": 15,
+    "my_bookings": 10,
+}
+
+
+@dataclasses.dataclass
+class _Seeded:
+    """What the request lists are drawn from, read once from the primary."""
+
+    tokens: list[str]
+    slugs: list[str]
+    titles: list[str]
+    deep_index: int
+    deep_position: Any  # the deep page's published_at, None without published posts
+    packages: list[Any]
+    zones: list[Any]
+    schedule: dict[int, list[datetime.time]]
+    volumes: dict[str, int]
+
+
 def prepare(out_dir: Path, *, customers: int, seed: int = 8) -> dict[str, Any]:
     """Tokens, slot capacity and every request list; return what ``fixtures.json`` holds."""
-    from django.db import transaction
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
-    from rest_framework.pagination import Cursor
-
-    from accounts.models import User
-    from blog.api.pagination import PublishedPostCursorPagination
-    from blog.models import Post
-    from blog.selectors import NEWEST_FIRST
-    from bookings.demo_data import DEMO_EMAIL_DOMAIN
-    from bookings.models import Booking, Package, ServiceZone, TimeSlot
-    from core.cache import invalidate_everything
-    from core.db import use_primary
-    from reviews.models import Review
 
     rng = random.Random(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
+    seeded = _read_seeded(_tokens_and_capacity(customers))
+    today = timezone.localdate()
+    lists = _anonymous_reads(seeded, rng, today)
+    lists.update(_customer_requests(seeded, rng, today))
+    lists["mixed_reads"] = _mixed_reads(lists, rng)
+    for name, lines in lists.items():
+        if lines:
+            write_list(out_dir / f"{name}.txt", lines)
+    fixtures = {
+        "volumes": seeded.volumes,
+        "deep_page": {"index": seeded.deep_index, "share": DEEP_PAGE_SHARE},
+        "lists": {name: len(lines) for name, lines in lists.items()},
+    }
+    (out_dir / "fixtures.json").write_text(json.dumps(fixtures, indent=2))
+    return fixtures
+
+
+def _tokens_and_capacity(customers: int) -> list[str]:
+    """API tokens for the first ``customers`` demo customers; every slot roomy."""
+    from django.db import transaction
+    from rest_framework.authtoken.models import Token
+
+    from accounts.models import User
+    from bookings.demo_data import DEMO_EMAIL_DOMAIN
+    from bookings.models import TimeSlot
+    from core.cache import invalidate_everything
+    from core.db import use_primary
+
     with use_primary(), transaction.atomic():
         users = list(
             User.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}").order_by("pk")[:customers]
@@ -79,56 +124,67 @@ def prepare(out_dir: Path, *, customers: int, seed: int = 8) -> dict[str, Any]:
         TimeSlot.objects.update(capacity=BENCH_SLOT_CAPACITY)
     # Bulk updates send no signals: cached availability must forget the old capacities.
     invalidate_everything()
+    return tokens
+
+
+def _read_seeded(tokens: list[str]) -> _Seeded:
+    from accounts.models import User
+    from blog.models import Post
+    from blog.selectors import NEWEST_FIRST
+    from bookings.demo_data import DEMO_EMAIL_DOMAIN
+    from bookings.models import Booking, Package, ServiceZone, TimeSlot
+    from core.db import use_primary
+    from reviews.models import Review
 
     with use_primary():
         published = Post.objects.filter(status=Post.Status.PUBLISHED)
         published_count = published.count()
-        slugs = list(published.order_by("?").values_list("slug", flat=True)[:LIST_LENGTH])
-        titles = list(published.order_by("?").values_list("title", flat=True)[:500])
         deep_index = int(published_count * DEEP_PAGE_SHARE)
-        deep_position = (
-            published.order_by(*NEWEST_FIRST).values_list("published_at", flat=True)[deep_index]
-            if published_count
-            else None
-        )
-        packages = list(Package.objects.filter(is_active=True))
-        zones = list(ServiceZone.objects.filter(is_active=True))
         schedule: dict[int, list[datetime.time]] = {}
         for weekday, start_time in TimeSlot.objects.values_list("weekday", "start_time"):
             schedule.setdefault(weekday, []).append(start_time)
-        volumes = {
-            "posts": Post.objects.count(),
-            "published_posts": published_count,
-            "bookings": Booking.objects.count(),
-            "reviews": Review.objects.count(),
-            "customers": User.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}").count(),
-            "customers_with_tokens": len(tokens),
-        }
+        return _Seeded(
+            tokens=tokens,
+            slugs=list(published.order_by("?").values_list("slug", flat=True)[:LIST_LENGTH]),
+            titles=list(published.order_by("?").values_list("title", flat=True)[:500]),
+            deep_index=deep_index,
+            deep_position=(
+                published.order_by(*NEWEST_FIRST).values_list("published_at", flat=True)[deep_index]
+                if published_count
+                else None
+            ),
+            packages=list(Package.objects.filter(is_active=True)),
+            zones=list(ServiceZone.objects.filter(is_active=True)),
+            schedule=schedule,
+            volumes={
+                "posts": Post.objects.count(),
+                "published_posts": published_count,
+                "bookings": Booking.objects.count(),
+                "reviews": Review.objects.count(),
+                "customers": User.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}").count(),
+                "customers_with_tokens": len(tokens),
+            },
+        )
 
-    # ------------------------------------------------------------------ anonymous reads
-    posts = "/api/v1/blog/posts/"
-    lists: dict[str, list[tuple[str, str, str, str]]] = {
-        "featured": [("GET", f"{posts}featured/", "", "")],
-        "post_list_first": [("GET", posts, "", "")],
-        "post_detail": [("GET", f"{posts}{slug}/", "", "") for slug in slugs],
+
+def _anonymous_reads(
+    seeded: _Seeded, rng: random.Random, today: datetime.date
+) -> dict[str, list[Line]]:
+    lists: dict[str, list[Line]] = {
+        "featured": [("GET", f"{POSTS}featured/", "", "")],
+        "post_list_first": [("GET", POSTS, "", "")],
+        "post_detail": [("GET", f"{POSTS}{slug}/", "", "") for slug in seeded.slugs],
         "review_stats": [("GET", "/api/v1/reviews/stats/", "", "")],
         "minimal_json": [("GET", "/json", "", "")],
-        "minimal_one_query": [("GET", f"/db/{slug}", "", "") for slug in slugs],
+        "minimal_one_query": [("GET", f"/db/{slug}", "", "") for slug in seeded.slugs],
     }
-    if deep_position is not None:
-        pager = PublishedPostCursorPagination()
-        pager.base_url = f"http://bench{posts}"
-        # The cursor the API's own "next" link carries at that depth (DRF encodes it).
-        url = pager.encode_cursor(Cursor(offset=0, reverse=False, position=str(deep_position)))
-        lists["post_list_deep"] = [("GET", url.removeprefix("http://bench"), "", "")]
-    else:
-        lists["post_list_deep"] = lists["post_list_first"]
+    lists["post_list_deep"] = _deep_page(seeded.deep_position) or lists["post_list_first"]
+    titles = seeded.titles
     words = sorted({w.lower() for t in titles for w in re.findall(r"[A-Za-z]{5,}", t)})
     rng.shuffle(words)
-    lists["search"] = [("GET", f"{posts}?q={word}", "", "") for word in words[:SEARCH_WORDS]] or [
-        ("GET", f"{posts}?q=hibachi", "", "")
+    lists["search"] = [("GET", f"{POSTS}?q={word}", "", "") for word in words[:SEARCH_WORDS]] or [
+        ("GET", f"{POSTS}?q=hibachi", "", "")
     ]
-    today = timezone.localdate()
     lists["availability"] = [
         (
             "GET",
@@ -139,51 +195,50 @@ def prepare(out_dir: Path, *, customers: int, seed: int = 8) -> dict[str, Any]:
         )
         for offset in range(AVAILABILITY_WINDOWS)
     ]
+    return lists
 
-    # ------------------------------------------------------------------ customers
-    lists["my_bookings"] = [("GET", "/api/v1/bookings/", token, "") for token in tokens]
-    lists["booking_create"] = (
-        [
-            (
-                "POST",
-                "/api/v1/bookings/",
-                rng.choice(tokens),
-                _booking_body(rng, packages, zones, schedule, today),
-            )
-            for _ in range(LIST_LENGTH)
-        ]
-        if tokens
-        else []
-    )
 
-    # ------------------------------------------------------------------ mixed reads
-    # What a day's traffic reads, by weight: the blog's pages first, then the booking funnel.
-    weights = {
-        "featured": 20,
-        "post_list_first": 15,
-        "post_detail": 25,
-        "search": 5,
-        "review_stats": 10,
-        "availability": 15,
-        "my_bookings": 10,
+def _deep_page(position: Any) -> list[Line]:
+    """The post list's page that far down, or none without published posts."""
+    from rest_framework.pagination import Cursor
+
+    from blog.api.pagination import PublishedPostCursorPagination
+
+    if position is None:
+        return []
+    pager = PublishedPostCursorPagination()
+    pager.base_url = f"http://bench{POSTS}"
+    # The cursor the API's own "next" link carries at that depth (DRF encodes it).
+    url = pager.encode_cursor(Cursor(offset=0, reverse=False, position=str(position)))
+    return [("GET", url.removeprefix("http://bench"), "", "")]
+
+
+def _customer_requests(
+    seeded: _Seeded, rng: random.Random, today: datetime.date
+) -> dict[str, list[Line]]:
+    tokens = seeded.tokens
+    creates = [
+        (
+            "POST",
+            "/api/v1/bookings/",
+            rng.choice(tokens),
+            _booking_body(rng, seeded.packages, seeded.zones, seeded.schedule, today),
+        )
+        for _ in range(LIST_LENGTH if tokens else 0)
+    ]
+    return {
+        "my_bookings": [("GET", "/api/v1/bookings/", token, "") for token in tokens],
+        "booking_create": creates,
     }
+
+
+def _mixed_reads(lists: dict[str, list[Line]], rng: random.Random) -> list[Line]:
     mixed_reads = []
-    for name, weight in weights.items():
+    for name, weight in MIXED_READ_WEIGHTS.items():
         source = lists[name]
         mixed_reads.extend(rng.choice(source) for _ in range(weight * LIST_LENGTH // 100))
     rng.shuffle(mixed_reads)
-    lists["mixed_reads"] = mixed_reads
-
-    for name, lines in lists.items():
-        if lines:
-            write_list(out_dir / f"{name}.txt", lines)
-    fixtures = {
-        "volumes": volumes,
-        "deep_page": {"index": deep_index, "share": DEEP_PAGE_SHARE},
-        "lists": {name: len(lines) for name, lines in lists.items()},
-    }
-    (out_dir / "fixtures.json").write_text(json.dumps(fixtures, indent=2))
-    return fixtures
+    return mixed_reads
 
 
 def _booking_body(
@@ -260,7 +315,7 @@ def grow_posts(*, to: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.fixtures", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.load.fixtures", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     prepare_parser = commands.add_parser("prepare", help="tokens, capacity, request lists")
     prepare_parser.add_argument("out_dir", type=Path)

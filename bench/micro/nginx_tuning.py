@@ -1,10 +1,10 @@
-"""What each nginx tuning choice gives, measured one at a time: ``python -m bench.nginx_tuning``.
+"""Each nginx tuning choice, measured one at a time: ``python -m bench.micro.nginx_tuning``.
 
 The benchmark issue asks to tune nginx in front of the backends (keep-alive, buffering, worker
 count, access-log cost) and to say what each change gave. This starts one nginx from
 deploy/nginx's template per variant — the template as it is, then with one choice undone —
 in front of a tiny constant-JSON backend, and drives three kinds of request with ``wrk``
-(bench/lua/requests.lua, 64 connections):
+(bench/load/lua/requests.lua, 64 connections):
 
 - a micro-cache hit (``/api/...``: the backend answered once with ``s-maxage``);
 - a proxied request (``/...``: every request reaches the backend);
@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen import run_wrk
+from bench.load.loadgen import run_wrk
 from deploy.nginx.render import TEMPLATE, NginxSite
 from devstack.nginx import NginxServer
 from devstack.processes import free_port, make_temp_base_dir, remove_tree
@@ -173,7 +173,7 @@ def markdown(best: dict[str, dict[str, Figure]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.nginx_tuning", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.micro.nginx_tuning", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5, help="seconds per measured run")
     parser.add_argument("--variant", action="append", choices=list(VARIANTS))

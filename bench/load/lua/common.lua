@@ -1,5 +1,5 @@
 -- Shared by every bench script (loaded with dofile): request lists, status counts, and a
--- done() that prints one JSON object between markers for bench/loadgen.py to parse.
+-- done() that prints one JSON object between markers for bench/load/loadgen.py to parse.
 --
 -- A request list is a text file, one request a line: METHOD <TAB> PATH <TAB> TOKEN <TAB> BODY
 -- (TOKEN and BODY may be empty). Every request is formatted once, in init(), so request()

@@ -4,6 +4,7 @@ plots (throughput and p99 against concurrency per scenario, the target ratios)."
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -237,8 +238,18 @@ def _others_line(results: dict[str, Any]) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    probe = results.get("micro_cache_probe", {})
     lines = [
+        *_summary_sections(results),
+        *_measured_sections(results),
+        *_grown_section(results),
+        *_profile_section(results),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _summary_sections(results: dict[str, Any]) -> list[str]:
+    """The machine, the targets and the comparisons."""
+    return [
         "# MyHibachi benchmark",
         "",
         *machine_lines(results),
@@ -264,6 +275,13 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "![comparisons](comparisons.png)",
         "",
+    ]
+
+
+def _measured_sections(results: dict[str, Any]) -> list[str]:
+    """The ceilings, the scenarios and the micro-cache probe."""
+    probe = results.get("micro_cache_probe", {})
+    return [
         "## Ceilings (same run, same servers)",
         "",
         *ceilings_table(results),
@@ -290,28 +308,34 @@ def markdown(results: dict[str, Any]) -> str:
         f"{probe.get('personal_cache_control')}`, "
         f"X-Cache-Status {probe.get('personal_cache_status')}",
     ]
-    if "grown" in results:
-        grown = results["grown"]
-        lines += [
-            "",
-            "## Grown posts table",
-            "",
-            f"{_num(grown.get('added'))} posts copied in SQL; the table then held "
-            f"{_num(grown.get('volumes', {}).get('posts'))} posts; deep page at index "
-            f"{_num(grown.get('deep_page', {}).get('index'))}.",
-        ]
-    if "profile" in results:
-        lines += ["", "## Profile (py-spy, cached featured posts, one backend)", ""]
-        lines += ["| self time | frame |", "|---|---|"]
-        lines += [
-            f"| {share:.1%} | `{frame}` |" for frame, share in results["profile"].get("top", [])
-        ]
-        lines += ["", "| with callees | our frame |", "|---|---|"]
-        lines += [
-            f"| {share:.1%} | `{frame}` |"
-            for frame, share in results["profile"].get("ours_inclusive", [])
-        ]
-    return "\n".join(lines) + "\n"
+
+
+def _grown_section(results: dict[str, Any]) -> list[str]:
+    if "grown" not in results:
+        return []
+    grown = results["grown"]
+    return [
+        "",
+        "## Grown posts table",
+        "",
+        f"{_num(grown.get('added'))} posts copied in SQL; the table then held "
+        f"{_num(grown.get('volumes', {}).get('posts'))} posts; deep page at index "
+        f"{_num(grown.get('deep_page', {}).get('index'))}.",
+    ]
+
+
+def _profile_section(results: dict[str, Any]) -> list[str]:
+    if "profile" not in results:
+        return []
+    lines = ["", "## Profile (py-spy, cached featured posts, one backend)", ""]
+    lines += ["| self time | frame |", "|---|---|"]
+    lines += [f"| {share:.1%} | `{frame}` |" for frame, share in results["profile"].get("top", [])]
+    lines += ["", "| with callees | our frame |", "|---|---|"]
+    lines += [
+        f"| {share:.1%} | `{frame}` |"
+        for frame, share in results["profile"].get("ours_inclusive", [])
+    ]
+    return lines
 
 
 # ---------------------------------------------------------------------------- plots
@@ -321,32 +345,47 @@ def plot(results: dict[str, Any], out_dir: Path) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    scenarios = results["scenarios"]
     for key, metric, ylabel in (
         ("throughput", ok_per_s, "2xx answers/s"),
         ("p99", lambda run: run["latency_ms"]["p99"], "p99 latency (ms)"),
     ):
-        figure, axes = pyplot.subplots(figsize=(9, 5.5))
-        for scenario in scenarios.values():
-            connections = [int(c) for c in scenario["runs"]]
-            axes.plot(
-                connections,
-                [metric(run) for run in scenario["runs"].values()],
-                marker="o",
-                label=scenario["title"],
-            )
-        axes.set_xscale("log", base=2)
-        axes.set_yscale("log")
-        axes.set_xlabel("connections")
-        axes.set_ylabel(ylabel)
-        axes.set_title(f"{ylabel} vs concurrency (nginx -> 3 backends)")
-        axes.grid(True, which="both", alpha=0.3)
-        axes.legend(fontsize=7, loc="best")
-        figure.tight_layout()
-        figure.savefig(out_dir / PLOTS[key], dpi=110)
-        pyplot.close(figure)
+        _plot_scenarios(pyplot, results["scenarios"], metric, ylabel, out_dir / PLOTS[key])
+    _plot_targets(pyplot, results["targets"], out_dir / PLOTS["targets"])
+    _plot_comparisons(pyplot, results["comparisons"], out_dir / PLOTS["comparisons"])
 
-    ratios = [t for t in results["targets"] if t["unit"] == "x" and t["measured"]]
+
+def _plot_scenarios(
+    pyplot: Any,
+    scenarios: dict[str, Any],
+    metric: Callable[[dict[str, Any]], float],
+    ylabel: str,
+    path: Path,
+) -> None:
+    """One line per scenario: ``metric`` against the connections."""
+    figure, axes = pyplot.subplots(figsize=(9, 5.5))
+    for scenario in scenarios.values():
+        connections = [int(c) for c in scenario["runs"]]
+        axes.plot(
+            connections,
+            [metric(run) for run in scenario["runs"].values()],
+            marker="o",
+            label=scenario["title"],
+        )
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log")
+    axes.set_xlabel("connections")
+    axes.set_ylabel(ylabel)
+    axes.set_title(f"{ylabel} vs concurrency (nginx -> 3 backends)")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    pyplot.close(figure)
+
+
+def _plot_targets(pyplot: Any, targets: list[dict[str, Any]], path: Path) -> None:
+    """The measured ratios against their targets."""
+    ratios = [t for t in targets if t["unit"] == "x" and t["measured"]]
     figure, axes = pyplot.subplots(figsize=(9, 0.5 + 0.5 * max(1, len(ratios))))
     names = [t["name"] for t in ratios]
     values = [t["measured"] for t in ratios]
@@ -359,14 +398,16 @@ def plot(results: dict[str, Any], out_dir: Path) -> None:
     axes.set_xlabel("measured ratio, log scale (black bar: target; green pass, red miss)")
     axes.invert_yaxis()
     figure.tight_layout()
-    figure.savefig(out_dir / PLOTS["targets"], dpi=110)
+    figure.savefig(path, dpi=110)
     pyplot.close(figure)
 
-    comparisons = [c for c in results["comparisons"].values() if c["ratio"] is not None]
-    figure, axes = pyplot.subplots(figsize=(9, 0.5 + 0.5 * max(1, len(comparisons))))
+
+def _plot_comparisons(pyplot: Any, comparisons: dict[str, Any], path: Path) -> None:
+    measured = [c for c in comparisons.values() if c["ratio"] is not None]
+    figure, axes = pyplot.subplots(figsize=(9, 0.5 + 0.5 * max(1, len(measured))))
     axes.barh(
-        [f"{c['a']['label']} / {c['b']['label']}" for c in comparisons],
-        [c["ratio"] for c in comparisons],
+        [f"{c['a']['label']} / {c['b']['label']}" for c in measured],
+        [c["ratio"] for c in measured],
         color="tab:blue",
     )
     axes.axvline(1.0, color="black", linewidth=1)
@@ -374,5 +415,5 @@ def plot(results: dict[str, Any], out_dir: Path) -> None:
     axes.set_xlabel("ratio A / B (throughput; p50 latency for the cursor pages)")
     axes.invert_yaxis()
     figure.tight_layout()
-    figure.savefig(out_dir / PLOTS["comparisons"], dpi=110)
+    figure.savefig(path, dpi=110)
     pyplot.close(figure)
