@@ -106,14 +106,7 @@ def run_idempotent(
             return _replay(existing, fingerprint)
         try:
             with transaction.atomic():
-                record = IdempotencyKey.objects.create(
-                    user=user,
-                    scope=scope,
-                    key=key,
-                    request_fingerprint=fingerprint,
-                    response_status=IN_PROGRESS,
-                    response_body="",
-                )
+                record = _in_progress(user=user, scope=scope, key=key, fingerprint=fingerprint)
         except IntegrityError:
             # A concurrent request with this key committed first: replay its answer.
             existing = _locked_key(user=user, scope=scope, key=key)
@@ -202,14 +195,7 @@ def _claim(
             return existing, None
         try:
             with transaction.atomic(using=database):
-                claim = IdempotencyKey.objects.create(
-                    user=user,
-                    scope=scope,
-                    key=key,
-                    request_fingerprint=fingerprint,
-                    response_status=IN_PROGRESS,
-                    response_body="",
-                )
+                claim = _in_progress(user=user, scope=scope, key=key, fingerprint=fingerprint)
         except IntegrityError:
             return None, None  # a concurrent request claimed it first: wait for its answer
     return claim, None
@@ -248,3 +234,15 @@ def purge_expired_keys(*, now: Any = None) -> int:
     cutoff = now - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def _in_progress(*, user: Any, scope: str, key: str, fingerprint: str) -> IdempotencyKey:
+    """The key's row while its first request runs (``IntegrityError`` if another has it)."""
+    return IdempotencyKey.objects.create(
+        user=user,
+        scope=scope,
+        key=key,
+        request_fingerprint=fingerprint,
+        response_status=IN_PROGRESS,
+        response_body="",
+    )
