@@ -42,7 +42,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from config.redis import sentinel_url
+from config.redis import celery_sentinel_broker_url, sentinel_url
 from core.db.urls import split_urls
 from deploy.nginx.render import NginxSite
 from devstack.binaries import MissingBinary
@@ -56,6 +56,8 @@ from devstack.sentinel import SentinelRedis
 from devstack.stack import LocalServers
 
 GUNICORN_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
+# The broker's Sentinel master name with --redis-failover (docker-compose.yml watches the same).
+BROKER_MASTER_NAME = "myhibachi-broker"
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".stack"
 DEFAULT_BACKEND_PORTS = (8000, 8001, 8002)
 DEFAULT_NGINX_PORT = 8080
@@ -137,6 +139,8 @@ class ProductionStack:
         self.task_workers = task_workers
         self.worker_metrics_port = worker_metrics_port
         self.broker: RedisServer | None = None
+        # With redis_failover, the broker too is a master + replica behind three sentinels.
+        self.broker_sentinel: SentinelRedis | None = None
         self.redis_failover = redis_failover
         self.sentinel: SentinelRedis | None = None
         self.celery_workers: list[CeleryWorker] = []
@@ -182,7 +186,14 @@ class ProductionStack:
                 self.sentinel = SentinelRedis(
                     base_dir=self.state_dir / "redis-sentinel", extra_args=REDIS_ARGS
                 ).start()
-            if self.task_workers:
+            if self.task_workers and self.redis_failover:
+                say("starting the broker's Redis master + replica and three sentinels")
+                self.broker_sentinel = SentinelRedis(
+                    base_dir=self.state_dir / "broker-sentinel",
+                    master_name=BROKER_MASTER_NAME,
+                    extra_args=BROKER_ARGS,
+                ).start()
+            elif self.task_workers:
                 self.broker = RedisServer(
                     base_dir=self.state_dir / "broker", extra_args=BROKER_ARGS
                 )
@@ -226,6 +237,8 @@ class ProductionStack:
             worker.stop()
         if self.broker is not None:
             self.broker.stop()
+        if self.broker_sentinel is not None:
+            self.broker_sentinel.stop()
         if self.sentinel is not None:
             self.sentinel.stop()
         for pooler in self.poolers.values():
@@ -385,6 +398,12 @@ class ProductionStack:
             env["REDIS_URL"] = sentinel_url(self.sentinel.master_name)
         if self.broker is not None:
             env["CELERY_BROKER_URL"] = self.broker.url
+        if self.broker_sentinel is not None:
+            # The broker's own sentinels (the cache's watch the cache's master only).
+            env["CELERY_BROKER_URL"] = celery_sentinel_broker_url(
+                self.broker_sentinel.sentinel_addresses
+            )
+            env["CELERY_BROKER_SENTINEL_MASTER"] = self.broker_sentinel.master_name
         env.update(self.extra_env)
         return env
 
@@ -474,21 +493,23 @@ class ProductionStack:
                     "log": str(self.servers.redis.base_dir / "redis.log"),
                 }
             )
-        if self.sentinel is not None:
-            for server in self.sentinel.servers:
+        for label, group in (("redis", self.sentinel), ("broker", self.broker_sentinel)):
+            if group is None:
+                continue
+            for server in group.servers:
                 processes.append(
                     {
-                        "name": f"redis {server.base_dir.name}",
+                        "name": f"{label} {server.base_dir.name}",
                         "kind": "redis",
                         "pid": server.pid,
                         "url": server.url if server.port else None,
                         "log": str(server.base_dir / "redis.log"),
                     }
                 )
-            for sentinel in self.sentinel.sentinels:
+            for sentinel in group.sentinels:
                 processes.append(
                     {
-                        "name": f"redis {sentinel.base_dir.name}",
+                        "name": f"{label} {sentinel.base_dir.name}",
                         "kind": "sentinel",
                         "pid": sentinel.pid,
                         "url": f"redis://{LOOPBACK}:{sentinel.port}",
