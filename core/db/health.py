@@ -72,7 +72,13 @@ class ReplicaHealth:
         """Readable while the primary is unreachable: up, still a standby, nothing received left
         to replay. Its replay age grows with the outage (no new commits can arrive), so it is
         "lagging" by the clock yet as fresh as anything that exists; one that is behind what it
-        received (replay paused) is not used, however small its lag."""
+        received (replay paused) is not used, however small its lag.
+
+        Or promoted: once the operator promoted it (docs/failover.md), it is the new primary and
+        holds every acknowledged write; until this process's primary check interval ends, reads
+        meant for the primary go to it through this alias rather than fail."""
+        if self.state == PROMOTED:
+            return True
         return self.state in (OK, LAGGING) and self.replayed_all
 
     @property

@@ -154,7 +154,8 @@ def test_a_replica_behind_what_it_received_is_never_used_for_the_outage(
         (ReplicaHealth(REPLICA, LAGGING, 30.0, replayed_all=True), True),
         (ReplicaHealth(REPLICA, LAGGING, 30.0, replayed_all=False), False),
         (ReplicaHealth(REPLICA, "down"), False),
-        (ReplicaHealth(REPLICA, "promoted"), False),
+        # promoted during the outage: the new primary (issue 18's failover)
+        (ReplicaHealth(REPLICA, "promoted"), True),
     ],
 )
 def test_which_replica_verdicts_serve_a_primary_outage(health, serves):
