@@ -188,9 +188,8 @@ REPLICA_PIN_CACHE = "default"
 REPLICA_PROBE_TIMEOUT_SECONDS = env_float("REPLICA_PROBE_TIMEOUT_SECONDS", 2)
 # A persistent connection idle this long (or after an error) is checked with a SELECT 1 before
 # its next use; one in steady use is not (core/db/backends/postgresql/base.py). 0 (default):
-# every request's first use is checked, as Django does. With 5 s, the chaos run's primary
-# failover phase had 1-2 reads answered 503 (a read on the killed primary's connection), so the
-# skip stays off until the failover retry covers that case (docs/booking-path.md).
+# every request's first use is checked, as Django does: the skip is not yet proven through a
+# primary failover under load (docs/booking-path.md).
 DATABASE_HEALTH_CHECK_IDLE_SECONDS = env_float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 0)
 
 # ------------------------------------------------------------------------------ cache
