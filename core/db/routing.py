@@ -172,8 +172,9 @@ def primary_or_outage_replica(replicas: list[str]) -> str:
 # A standby still replaying what it received when the primary stopped is asked again this many
 # times, this far apart: the remainder takes milliseconds (nothing new arrives), and without a
 # second look its first verdict would refuse the outage's reads for a whole check interval.
-# Bounded: a standby whose replay is paused is still refused, ~0.2 s later.
-OUTAGE_REPLAY_CHECKS = 4
+# Bounded: a standby whose replay is paused is still refused, ~0.5 s later (0.2 s was too short
+# on a loaded host: a read still found the last WAL replaying and got a 503).
+OUTAGE_REPLAY_CHECKS = 10
 OUTAGE_REPLAY_CHECK_SECONDS = 0.05
 
 
