@@ -95,7 +95,9 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_before_the_reque
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_a_read_on_a_connection_dropped_in_steady_use_still_answers(client, checks, pg_cluster):
-    # given reads on the replica, whose connection the server drops while in steady use
+    # given reads on the replica (which has replayed the token written just now), whose
+    # connection the server drops while in steady use
+    pg_cluster.wait_for_replay()
     assert client.get(ME).status_code == 200
     replica = connections[REPLICA]
     dead = replica.connection.info.backend_pid
