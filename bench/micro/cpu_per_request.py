@@ -557,11 +557,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     threads_list = args.threads or [1, 4]
 
-    os.environ["CPU_BENCH_CPROFILE_SORT"] = args.cprofile_sort  # read by the children
     if args.child:
         run_child(args.child, args.requests, args.warmup, threads_list[0], args.cprofile)
         return 0
 
+    os.environ["CPU_BENCH_CPROFILE_SORT"] = args.cprofile_sort  # read by the children
     sys.path.insert(0, str(PROJECT_ROOT))
     scenarios = args.scenario or list(SCENARIOS)
     rows = []
