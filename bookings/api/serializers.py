@@ -4,6 +4,7 @@ from bookings.models import Booking, Package, ServiceZone
 from core.http.serializers import (
     HourMinuteField,
     MoneyField,
+    PrebuiltFieldsMixin,
     QuerySerializer,
     StrictInputSerializer,
     StrictIntegerField,
@@ -88,7 +89,7 @@ class QuoteSerializer(serializers.Serializer):
     currency = serializers.CharField()
 
 
-class BookingSerializer(serializers.ModelSerializer):
+class BookingSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     package = serializers.IntegerField(source="package_id")
     package_name = serializers.CharField(source="package.name")
     start_time = HourMinuteField()
