@@ -63,8 +63,11 @@ def test_nothing_acknowledged_is_lost_and_no_read_fails_through_every_fault(tmp_
         # standby's replay or the promotion (docs/replicas.md, "When the primary is down").
         allowed = MAX_OUTAGE_READ_FAILURES if name in WRITE_OUTAGES else 0
         assert phase["failed_reads"] <= allowed, (name, phase["failure_codes"])
-        # the verdict of the rules: no failed write outside the primary's outage...
-        assert phase["problems"] == [], (name, phase["problems"])
+        # the verdict of the rules (its failed reads are the ones allowed just above,
+        # which the `make chaos` report still lists): no failed write outside the primary's
+        # outage...
+        problems = [p for p in phase["problems"] if not p.endswith(" failed reads")]
+        assert problems == [], (name, phase["problems"])
     # ...and there, only clean ones: 503 database_unavailable with Retry-After, never half a write
     assert PRIMARY_OUTAGE in WRITE_OUTAGES
     for name in WRITE_OUTAGES:
