@@ -114,8 +114,11 @@ def publish_after_commit(*message_ids: int, messages: list[OutboxMessage] | None
             if claimed != len(message_ids):
                 # The relay holds some of them: it publishes those; publish the rest one by one.
                 raise _Contended()
-            for pk in message_ids:
-                _publish(known.get(pk) or OutboxMessage.objects.get(pk=pk))
+            # One producer, its messages sent to the broker together when the batch closes
+            # (one Redis pipeline); an error there fails the call like any publish error.
+            with current_app.producer_or_acquire() as producer, producer.batch():
+                for pk in message_ids:
+                    _publish(known.get(pk) or OutboxMessage.objects.get(pk=pk), producer)
     except _Contended:
         return all([_publish_one_locked(pk) for pk in message_ids])
     except Exception as exc:  # the broker's errors vary by transport; none may reach the caller
@@ -235,7 +238,7 @@ def purge_published(*, now: Any = None) -> int:
 
 
 # ---------------------------------------------------------------------------- internals
-def _publish(message: OutboxMessage) -> None:
+def _publish(message: OutboxMessage, producer: Any = None) -> None:
     # By name: the publishing process need not have imported the task's module.
     current_app.send_task(
         message.task_name,
@@ -246,6 +249,7 @@ def _publish(message: OutboxMessage) -> None:
         # One attempt: kombu's connection retries are bounded by the transport options, and
         # the relay is the retry.
         retry=False,
+        producer=producer,
     )
 
 
