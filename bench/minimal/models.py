@@ -2,6 +2,10 @@
 
 from django.db import models
 
+# The label INSTALLED_APPS gives this app under bench/minimal/settings.py, spelled out so the
+# models (and the views importing them) also load under the app's settings, in tests.
+APP_LABEL = "minimal"
+
 
 class Post(models.Model):
     slug = models.SlugField(max_length=200, unique=True)
@@ -12,6 +16,7 @@ class Post(models.Model):
 
     class Meta:
         managed = False
+        app_label = APP_LABEL
         db_table = "blog_post"
 
     def __str__(self) -> str:
@@ -25,6 +30,7 @@ class Slot(models.Model):
 
     class Meta:
         managed = False
+        app_label = APP_LABEL
         db_table = "bookings_slot"
 
     def __str__(self) -> str:
@@ -52,6 +58,7 @@ class Booking(models.Model):
 
     class Meta:
         managed = False
+        app_label = APP_LABEL
         db_table = "bookings_booking"
 
     def __str__(self) -> str:
@@ -69,6 +76,7 @@ class OutboxMessage(models.Model):
 
     class Meta:
         managed = False
+        app_label = APP_LABEL
         db_table = "core_outboxmessage"
 
     def __str__(self) -> str:

@@ -1,8 +1,11 @@
 """The framework's floors: views with nothing in front of them (no middleware, no DRF)."""
 
 import datetime
+import functools
 import json
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, F
@@ -16,6 +19,36 @@ HOLDING = ("pending", "confirmed")
 # The floor checks a capacity it does not read: the schedule is the app's business.
 CAPACITY = 32767
 BOOKING_FIELDS = ("id", "status", "package_id", "event_date", "start_time", "adults", "total")
+# A bigint's digits: a longer id cannot name a row, and would fail in the database.
+MAX_CUSTOMER_DIGITS = 18
+
+
+def customer_id(request: HttpRequest) -> int | None:
+    """The customer ``Authorization: Token <customer id>`` names, None when the header is
+    missing or malformed. The floor trusts the id: the app's requests carry a real token in
+    the same header, so both sides' request lists are built and sent alike."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    # isdigit() alone accepts digits int() refuses ("²"): ASCII only.
+    if scheme != "Token" or not (value.isascii() and value.isdigit()):
+        return None
+    if len(value) > MAX_CUSTOMER_DIGITS:
+        return None
+    return int(value)
+
+
+def customer_required(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+    """Call ``view(request, customer, ...)``, or answer 401 without a customer."""
+
+    @functools.wraps(view)
+    def with_customer(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        customer = customer_id(request)
+        if customer is None:
+            return JsonResponse(
+                {"detail": "Authorization: Token <customer id> required"}, status=401
+            )
+        return view(request, customer, *args, **kwargs)
+
+    return with_customer
 
 
 def constant_json(request: HttpRequest) -> JsonResponse:
@@ -32,7 +65,8 @@ def one_query(request: HttpRequest, slug: str) -> JsonResponse:
 
 
 @require_POST
-def booking_create(request: HttpRequest) -> JsonResponse:
+@customer_required
+def booking_create(request: HttpRequest, customer: int) -> JsonResponse:
     """The essential work of booking a slot, in one transaction: lock the slot's row, count
     its bookings, insert the booking and one outbox row. The floor of ``POST /bookings/``."""
     order = json.loads(request.body)
@@ -52,7 +86,7 @@ def booking_create(request: HttpRequest) -> JsonResponse:
             return JsonResponse({"code": "slot_full"}, status=409)
         total = 1000 * order["adults"]
         booking = Booking.objects.create(
-            customer_id=int(request.headers["X-Customer"]),
+            customer_id=customer,
             package_id=order["package"],
             event_date=date,
             start_time=start_time,
@@ -72,22 +106,22 @@ def booking_create(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": booking.pk, "status": booking.status}, status=201)
 
 
-def bookings_list(request: HttpRequest) -> JsonResponse:
+@customer_required
+def bookings_list(request: HttpRequest, customer: int) -> JsonResponse:
     """A customer's 20 newest bookings with their package's name: one query."""
     rows = (
-        Booking.objects.filter(customer_id=int(request.headers["X-Customer"]))
+        Booking.objects.filter(customer_id=customer)
         .order_by("-created_at", "-id")
         .values(*BOOKING_FIELDS)[:20]
     )
     return JsonResponse({"results": list(rows)})
 
 
-def booking_detail(request: HttpRequest, booking_id: int) -> JsonResponse:
+@customer_required
+def booking_detail(request: HttpRequest, customer: int, booking_id: int) -> JsonResponse:
     """One booking of the customer: one query."""
     row = (
-        Booking.objects.filter(pk=booking_id, customer_id=int(request.headers["X-Customer"]))
-        .values(*BOOKING_FIELDS)
-        .first()
+        Booking.objects.filter(pk=booking_id, customer_id=customer).values(*BOOKING_FIELDS).first()
     )
     if row is None:
         raise Http404
