@@ -61,6 +61,8 @@ MIXED_READ_WEIGHTS = {
     "availability": 15,
     "my_bookings": 10,
 }
+# The share of mixed.lua's requests that are booking creations (BENCH_WRITE_SHARE).
+MIXED_WRITE_SHARE = 0.1
 
 
 @dataclasses.dataclass
@@ -68,6 +70,7 @@ class _Seeded:
     """What the request lists are drawn from, read once from the primary."""
 
     tokens: list[str]
+    customer_ids: dict[str, int]  # each token's customer: the floors name customers by id
     slugs: list[str]
     titles: list[str]
     deep_index: int
@@ -88,6 +91,7 @@ def prepare(out_dir: Path, *, customers: int, seed: int = 8) -> dict[str, Any]:
     today = timezone.localdate()
     lists = _anonymous_reads(seeded, rng, today)
     lists.update(_customer_requests(seeded, rng, today))
+    lists.update(floor_requests(lists, seeded.customer_ids))
     lists["mixed_reads"] = _mixed_reads(lists, rng)
     for name, lines in lists.items():
         if lines:
@@ -101,8 +105,9 @@ def prepare(out_dir: Path, *, customers: int, seed: int = 8) -> dict[str, Any]:
     return fixtures
 
 
-def _tokens_and_capacity(customers: int) -> list[str]:
-    """API tokens for the first ``customers`` demo customers; every slot roomy."""
+def _tokens_and_capacity(customers: int) -> dict[str, int]:
+    """API tokens for the first ``customers`` demo customers, each with its customer's id;
+    every slot roomy."""
     from django.db import transaction
     from rest_framework.authtoken.models import Token
 
@@ -120,14 +125,14 @@ def _tokens_and_capacity(customers: int) -> list[str]:
         Token.objects.bulk_create(
             [Token(key=Token.generate_key(), user=user) for user in users if user.pk not in have]
         )
-        tokens = list(Token.objects.filter(user__in=users).values_list("key", flat=True))
+        customer_ids = dict(Token.objects.filter(user__in=users).values_list("key", "user_id"))
         TimeSlot.objects.update(capacity=BENCH_SLOT_CAPACITY)
     # Bulk updates send no signals: cached availability must forget the old capacities.
     invalidate_everything()
-    return tokens
+    return customer_ids
 
 
-def _read_seeded(tokens: list[str]) -> _Seeded:
+def _read_seeded(customer_ids: dict[str, int]) -> _Seeded:
     from accounts.models import User
     from blog.models import Post
     from blog.selectors import NEWEST_FIRST
@@ -144,7 +149,8 @@ def _read_seeded(tokens: list[str]) -> _Seeded:
         for weekday, start_time in TimeSlot.objects.values_list("weekday", "start_time"):
             schedule.setdefault(weekday, []).append(start_time)
         return _Seeded(
-            tokens=tokens,
+            tokens=list(customer_ids),
+            customer_ids=customer_ids,
             slugs=list(published.order_by("?").values_list("slug", flat=True)[:LIST_LENGTH]),
             titles=list(published.order_by("?").values_list("title", flat=True)[:500]),
             deep_index=deep_index,
@@ -162,7 +168,7 @@ def _read_seeded(tokens: list[str]) -> _Seeded:
                 "bookings": Booking.objects.count(),
                 "reviews": Review.objects.count(),
                 "customers": User.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}").count(),
-                "customers_with_tokens": len(tokens),
+                "customers_with_tokens": len(customer_ids),
             },
         )
 
@@ -186,16 +192,19 @@ def _anonymous_reads(
         ("GET", f"{POSTS}?q=hibachi", "", "")
     ]
     lists["availability"] = [
-        (
-            "GET",
-            f"/api/v1/bookings/availability/?start={today + datetime.timedelta(days=offset)}"
-            f"&end={today + datetime.timedelta(days=offset + 29)}",
-            "",
-            "",
-        )
-        for offset in range(AVAILABILITY_WINDOWS)
+        ("GET", f"/api/v1/bookings/availability/?{window}", "", "")
+        for window in _availability_windows(today)
     ]
     return lists
+
+
+def _availability_windows(today: datetime.date) -> list[str]:
+    """The 30-day windows availability is asked for, as query strings."""
+    return [
+        f"start={today + datetime.timedelta(days=offset)}"
+        f"&end={today + datetime.timedelta(days=offset + 29)}"
+        for offset in range(AVAILABILITY_WINDOWS)
+    ]
 
 
 def _deep_page(position: Any) -> list[Line]:
@@ -229,6 +238,30 @@ def _customer_requests(
     return {
         "my_bookings": [("GET", "/api/v1/bookings/", token, "") for token in tokens],
         "booking_create": creates,
+    }
+
+
+def floor_requests(
+    lists: dict[str, list[Line]], customer_ids: dict[str, int]
+) -> dict[str, list[Line]]:
+    """The framework floors' lists (bench/minimal/urls.py), made from the app's own: the same
+    bodies, customers and windows, so each floor does the same work as its endpoint. The
+    token's place holds the customer's id, which the floors read from the same header. The
+    ids are demo customers' rows of the primary both the app and the floor write to."""
+    availability_prefix = "/api/v1/bookings/availability/?"
+    return {
+        "minimal_booking_create": [
+            ("POST", "/bookings/", str(customer_ids[token]), body)
+            for _, _, token, body in lists["booking_create"]
+        ],
+        "minimal_my_bookings": [
+            ("GET", "/bookings/mine/", str(customer_ids[token]), "")
+            for _, _, token, _ in lists["my_bookings"]
+        ],
+        "minimal_availability": [
+            ("GET", f"/availability/?{path.removeprefix(availability_prefix)}", "", "")
+            for _, path, _, _ in lists["availability"]
+        ],
     }
 
 

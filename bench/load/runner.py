@@ -22,6 +22,7 @@ from typing import Any
 
 from bench.load import appmetrics, ceilings, pooling, report, targets
 from bench.load.config import BenchConfig
+from bench.load.fixtures import MIXED_WRITE_SHARE
 from bench.load.loadgen import Measurement, run_wrk
 from bench.load.machine import machine_facts
 from bench.load.plan import COMPARISONS, GROWN_COMPARISON, SCENARIOS, Comparison
@@ -160,7 +161,7 @@ class Bench:
             "BENCH_REQUESTS": str(self.requests_dir / f"{requests}.txt"),
             "BENCH_READS": str(self.requests_dir / "mixed_reads.txt"),
             "BENCH_WRITES": str(self.requests_dir / "booking_create.txt"),
-            "BENCH_WRITE_SHARE": "0.1",
+            "BENCH_WRITE_SHARE": str(MIXED_WRITE_SHARE),
         }
         return run_wrk(
             endpoint.url,
