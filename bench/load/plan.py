@@ -104,6 +104,26 @@ COMPARISONS = (
         Side("post detail, cache off", "nocache", "post_detail"),
         Side("minimal one query", "minimal", "minimal_one_query"),
     ),
+    # The booking path against its floors (bench/minimal/urls.py): the same requests, the
+    # essential queries in one view with nothing in front of it.
+    Comparison(
+        "booking_create_vs_floor",
+        "Booking creation vs the minimal booking view (lock, count, insert, outbox), direct",
+        Side("booking creation", "backend1", "booking_create"),
+        Side("minimal booking", "minimal", "minimal_booking_create"),
+    ),
+    Comparison(
+        "my_bookings_vs_floor",
+        "A customer's bookings vs the minimal one-query list, direct",
+        Side("my bookings", "backend1", "my_bookings"),
+        Side("minimal bookings list", "minimal", "minimal_my_bookings"),
+    ),
+    Comparison(
+        "availability_vs_floor",
+        "Availability, 30 days, vs the minimal one-query count per slot, direct",
+        Side("availability", "backend1", "availability"),
+        Side("minimal availability", "minimal", "minimal_availability"),
+    ),
     Comparison(
         "deep_vs_first_page",
         "Deep cursor page vs first page, p50 latency (cache off, direct)",

@@ -140,6 +140,9 @@ def ceilings_table(results: dict[str, Any]) -> list[str]:
         ("nginx_static_file", f"nginx, static file ({static}, the featured answer's size)"),
         ("minimal_django_json", "minimal Django view, constant JSON (direct)"),
         ("minimal_django_one_query", "minimal Django view, one ORM query (direct)"),
+        ("minimal_booking_create", "minimal booking view: lock, count, insert, outbox (direct)"),
+        ("minimal_my_bookings", "minimal bookings list, one query (direct)"),
+        ("minimal_availability", "minimal availability, one query (direct)"),
     ):
         if key in found:
             row = found[key]

@@ -240,6 +240,11 @@ class Bench:
         ceilings_["minimal_django_one_query"] = _side_summary(
             self.results["comparisons"]["detail_uncached_vs_one_query"], "b"
         )
+        # The booking path's floors, beside the framework's (the report's ceilings table).
+        for floor in ("booking_create", "my_bookings", "availability"):
+            ceilings_[f"minimal_{floor}"] = _side_summary(
+                self.results["comparisons"][f"{floor}_vs_floor"], "b"
+            )
 
     def _compare(self, comparison: Comparison) -> None:
         connections = (

@@ -6,6 +6,24 @@ from collections.abc import Iterator
 from typing import Any
 
 from bench.load.config import BenchConfig
+from bench.load.fixtures import MIXED_READ_WEIGHTS, MIXED_WRITE_SHARE
+
+# Each request of the mixed scenario and the comparison whose B side is its floor. The blog's
+# reads are answered mostly from the result cache: their floor is the constant-JSON view, post
+# detail's (5k slugs, partly uncached) the one-query view.
+MIXED_FLOORS = {
+    "featured": "drf_vs_minimal",
+    "post_list_first": "drf_vs_minimal",
+    "search": "drf_vs_minimal",
+    "review_stats": "drf_vs_minimal",
+    "post_detail": "detail_uncached_vs_one_query",
+    "availability": "availability_vs_floor",
+    "my_bookings": "my_bookings_vs_floor",
+    "booking_create": "booking_create_vs_floor",
+}
+# The mixed scenario's answers/s before the booking path's work (docs/benchmarks/2026-11-26.md,
+# 16 / 64 / 256 connections: 157 / 232 / 187).
+MIXED_BEFORE = "157-232/s"
 
 
 def _ratio(results: dict[str, Any], key: str) -> float | None:
@@ -50,6 +68,8 @@ def evaluate(results: dict[str, Any], config: BenchConfig) -> list[dict[str, Any
     return [
         *_serving_targets(results),
         *_app_targets(results),
+        *_booking_floor_targets(results),
+        _mixed_vs_floors_target(results, config),
         *_cursor_targets(results),
         _zero_errors_target(results),
         _tail_target(results, config),
@@ -117,13 +137,95 @@ def _app_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _cached_sql_per_request(results: dict[str, Any]) -> float | None:
-    cached = results["comparisons"].get("cache_on_vs_off")
-    if not cached:
+    return _sql_per_request(results, "cache_on_vs_off")
+
+
+def _sql_per_request(results: dict[str, Any], key: str) -> float | None:
+    """SQL statements per request of a comparison's A side (the app's /metrics counters)."""
+    comparison = results["comparisons"].get(key)
+    if not comparison:
         return None
-    runs = cached["a"]["runs"]
+    runs = comparison["a"]["runs"]
     queries = sum((run["app"] or {}).get("queries", 0) for run in runs)
     requests = sum(run["requests"] for run in runs)
     return queries / requests if requests else None
+
+
+def _booking_floor_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The booking path against the framework's floors for the same requests."""
+    return [
+        _target(
+            "booking_create_vs_floor",
+            "Booking creation, direct to one backend, vs the minimal booking view",
+            _ratio(results, "booking_create_vs_floor"),
+            at_least=0.5,
+        ),
+        _target(
+            "booking_sql_per_request",
+            "SQL statements per booking creation (direct)",
+            _sql_per_request(results, "booking_create_vs_floor"),
+            at_most=6,
+            unit="",
+        ),
+        _target(
+            "my_bookings_vs_floor",
+            "A customer's bookings, direct, vs the minimal one-query list",
+            _ratio(results, "my_bookings_vs_floor"),
+            at_least=0.7,
+        ),
+        _target(
+            "availability_vs_floor",
+            "Availability (30 days), direct, vs the minimal one-query availability",
+            _ratio(results, "availability_vs_floor"),
+            at_least=0.5,
+        ),
+    ]
+
+
+def mixed_shares() -> dict[str, float]:
+    """Each request's share of the mixed scenario: mixed.lua's writes, and its reads drawn
+    by MIXED_READ_WEIGHTS (bench/load/fixtures.py)."""
+    reads = sum(MIXED_READ_WEIGHTS.values())
+    shares = {
+        name: (1 - MIXED_WRITE_SHARE) * weight / reads
+        for name, weight in MIXED_READ_WEIGHTS.items()
+    }
+    shares["booking_create"] = MIXED_WRITE_SHARE
+    return shares
+
+
+def mixed_floor(results: dict[str, Any]) -> float | None:
+    """The floors' answers/s for the mixed scenario: their weighted harmonic mean, since a
+    request's cost is the inverse of its floor's rate and the mix's costs add up by share.
+    None when a floor was not measured."""
+    cost = 0.0
+    for name, share in mixed_shares().items():
+        comparison = results["comparisons"].get(MIXED_FLOORS[name])
+        rate = comparison["b"]["value"] if comparison else None
+        if not rate:
+            return None
+        cost += share / rate
+    return 1 / cost
+
+
+def _mixed_vs_floors_target(results: dict[str, Any], config: BenchConfig) -> dict[str, Any]:
+    connections = str(config.summary_connections)
+    run = results["scenarios"].get("mixed", {}).get("runs", {}).get(connections)
+    mixed = run["ok_per_s"] if run else None
+    floor = mixed_floor(results)
+    notes = []
+    if mixed is not None:
+        notes.append(f"mixed {mixed:,.0f}/s at {connections} connections, was {MIXED_BEFORE}")
+    if floor is not None:
+        notes.append(f"floors' mix {floor:,.0f}/s")
+    return _target(
+        "mixed_vs_floors",
+        "Mixed 90 % reads / 10 % bookings through nginx vs its parts' floors "
+        "(weighted harmonic mean, direct to the minimal app)",
+        mixed / floor if mixed is not None and floor else None,
+        at_least=0.35,
+        note="; ".join(notes),
+    )
 
 
 def _cursor_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
