@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--grow-posts", type=int, help="posts for the second cursor check (0: skip)"
     )
+    parser.add_argument("--workers", type=int, help="gunicorn processes per backend (2)")
+    parser.add_argument("--threads", type=int, help="threads per gunicorn process (4)")
     parser.add_argument("--profile", action="store_true", help="py-spy one backend")
     args = parser.parse_args(argv)
 
@@ -49,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rounds": args.rounds,
         "grow_posts_to": args.grow_posts or None,
         "profile": args.profile or None,
+        "backend_workers": args.workers,
+        "backend_threads": args.threads,
     }
     changed = {key: value for key, value in overrides.items() if value is not None}
     if args.grow_posts == 0:

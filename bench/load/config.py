@@ -30,6 +30,11 @@ class BenchConfig:
     latency_connections: int = 16
     rounds: int = 2
     wrk_threads: int = 2
+    # gunicorn gthread processes per backend (every backend, variant and the floor alike) and
+    # threads per process: the local stack's defaults, or e.g. 1 x 8 to see what fewer
+    # processes on 2 cores do to the tail (p99 / p50).
+    backend_workers: int = 2
+    backend_threads: int = 4
     # After everything else, posts are copied up to this many and the deep-cursor check runs
     # again (None: skip).
     grow_posts_to: int | None = 1_000_000

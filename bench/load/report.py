@@ -197,9 +197,10 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         + _others_line(results),
         f"- **Software**: Python {machine.get('python')}, {packages}; {machine.get('nginx')}; "
         f"{machine.get('postgresql')}; {machine.get('redis')}; {machine.get('wrk')}",
-        "- **Topology**: nginx -> 3 gunicorn backends (gthread 2 workers x 4 threads, "
-        "deploy/gunicorn.conf.py) -> PostgreSQL primary + streaming replica, Redis; a Celery "
-        "worker and beat on their own Redis broker; the load "
+        "- **Topology**: nginx -> 3 gunicorn backends (gthread "
+        f"{config.get('backend_workers', 2)} workers x {config.get('backend_threads', 4)} "
+        "threads, deploy/gunicorn.conf.py) -> PostgreSQL primary + streaming replica, Redis; "
+        "a Celery worker and beat on their own Redis broker; the load "
         f"generator (wrk, {config['wrk_threads']} threads) on the same cores",
         f"- **Data**: {_num(volumes.get('posts'))} posts ({_num(volumes.get('published_posts'))} "
         f"published), {_num(volumes.get('bookings'))} bookings, {_num(volumes.get('reviews'))} "

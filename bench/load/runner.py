@@ -37,7 +37,7 @@ class Bench:
         self.config = config
         self.say = log
         self.started = time.monotonic()
-        self.lab = BenchStack(log)
+        self.lab = BenchStack(log, workers=config.backend_workers, threads=config.backend_threads)
         self.requests_dir = self.lab.state_dir / "requests"
         self.results: dict[str, Any] = {
             "config": {

@@ -45,7 +45,9 @@ class Endpoint:
 class BenchStack:
     """The servers one benchmark run measures, and the knobs turned between its runs."""
 
-    def __init__(self, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, log: Callable[[str], None] = print, *, workers: int = 2, threads: int = 4
+    ) -> None:
         self.say = log
         self.state_dir = make_temp_base_dir("myhibachi-bench-")
         os.chmod(self.state_dir, 0o755)  # noqa: S103 - PostgreSQL and nginx's workers read it
@@ -54,6 +56,8 @@ class BenchStack:
             backend_ports=[None, None, None],
             nginx_port=None,
             demo_data=False,
+            workers=workers,
+            threads=threads,
             micro_cache=True,
             upstream_header=False,
             limit_exempt=[LOAD_GENERATOR_ADDRESS],
