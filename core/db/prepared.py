@@ -3,9 +3,9 @@ their execution.
 
 Building and compiling a queryset is pure Python, repeated on every call: the booking path's
 capacity query (a three-way ``UNION ALL``) took ~1.7 ms to compile and ~0.04 ms to run on
-SQLite. A ``PreparedQuery`` compiles its queryset once per database alias, with ``Param``
-placeholders where the call's values go, and then only binds the values, runs the SQL and
-converts the rows as the ORM would (dates and times read back from SQLite's text, say)::
+SQLite. A ``PreparedQuery`` compiles its queryset once per database connection, with
+``Param`` placeholders where the call's values go, and then only binds the values, runs the
+SQL and converts the rows as the ORM would (dates and times read back from SQLite's text)::
 
     weekly = PreparedQuery(
         lambda: TimeSlot.objects.filter(start_time=Param("at", TimeField()))
