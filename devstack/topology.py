@@ -56,6 +56,13 @@ from devstack.sentinel import SentinelRedis
 from devstack.stack import LocalServers
 
 GUNICORN_CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
+# gunicorn per backend: one process of 8 threads. Three backends share 2 cores here; with 2
+# processes of 4 threads each, one process often took most of the keep-alive connections and
+# served them alone, bound by its GIL, while the other idled. 1 x 8 kept the throughput and cut
+# p99 2-3x (docs/topology.md, "Processes and threads").
+DEFAULT_WORKERS = 1
+DEFAULT_THREADS = 8
+
 # The broker's Sentinel master name with --redis-failover (docker-compose.yml watches the same).
 BROKER_MASTER_NAME = "myhibachi-broker"
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".stack"
@@ -105,8 +112,8 @@ class ProductionStack:
         state_dir: Path,
         backend_ports: Sequence[int | None] = DEFAULT_BACKEND_PORTS,
         nginx_port: int | None = DEFAULT_NGINX_PORT,
-        workers: int = 2,
-        threads: int = 4,
+        workers: int = DEFAULT_WORKERS,
+        threads: int = DEFAULT_THREADS,
         replicas: int = 1,
         demo_data: bool = True,
         micro_cache: bool = True,
@@ -810,8 +817,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=_port(os.environ.get("STACK_NGINX_PORT", str(DEFAULT_NGINX_PORT))),
         help='nginx\'s port, or "auto" ($STACK_NGINX_PORT)',
     )
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("STACK_WORKERS", 2)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("STACK_THREADS", 4)))
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("STACK_WORKERS", DEFAULT_WORKERS))
+    )
+    parser.add_argument(
+        "--threads", type=int, default=int(os.environ.get("STACK_THREADS", DEFAULT_THREADS))
+    )
     parser.add_argument("--no-demo-data", action="store_true", help="skip seed_demo")
     parser.add_argument("--no-micro-cache", action="store_true", help="nginx caches nothing")
     parser.add_argument(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from devstack.topology import DEFAULT_THREADS, DEFAULT_WORKERS
+
 # Reviews exist only for completed bookings (one each), so 50k reviews need ~60k bookings:
 # seed_demo's --bookings tops the booking volume up past the scale's 40 per unit.
 FULL_BOOKINGS = 62_000
@@ -31,10 +33,9 @@ class BenchConfig:
     rounds: int = 2
     wrk_threads: int = 2
     # gunicorn gthread processes per backend (every backend, variant and the floor alike) and
-    # threads per process: the local stack's defaults, or e.g. 1 x 8 to see what fewer
-    # processes on 2 cores do to the tail (p99 / p50).
-    backend_workers: int = 2
-    backend_threads: int = 4
+    # threads per process: the local stack's defaults, or e.g. 2 x 4 to compare.
+    backend_workers: int = DEFAULT_WORKERS
+    backend_threads: int = DEFAULT_THREADS
     # After everything else, posts are copied up to this many and the deep-cursor check runs
     # again (None: skip).
     grow_posts_to: int | None = 1_000_000

@@ -197,6 +197,7 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         + _others_line(results),
         f"- **Software**: Python {machine.get('python')}, {packages}; {machine.get('nginx')}; "
         f"{machine.get('postgresql')}; {machine.get('redis')}; {machine.get('wrk')}",
+        # Results from before the --workers/--threads knob ran 2 x 4.
         "- **Topology**: nginx -> 3 gunicorn backends (gthread "
         f"{config.get('backend_workers', 2)} workers x {config.get('backend_threads', 4)} "
         "threads, deploy/gunicorn.conf.py) -> PostgreSQL primary + streaming replica, Redis; "

@@ -45,9 +45,7 @@ class Endpoint:
 class BenchStack:
     """The servers one benchmark run measures, and the knobs turned between its runs."""
 
-    def __init__(
-        self, log: Callable[[str], None] = print, *, workers: int = 2, threads: int = 4
-    ) -> None:
+    def __init__(self, log: Callable[[str], None], *, workers: int, threads: int) -> None:
         self.say = log
         self.state_dir = make_temp_base_dir("myhibachi-bench-")
         os.chmod(self.state_dir, 0o755)  # noqa: S103 - PostgreSQL and nginx's workers read it
