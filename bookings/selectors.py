@@ -5,18 +5,21 @@ The public catalogue and availability are cached; what invalidates them is in
 slot's lock against the database (``services.booking_create``).
 """
 
+from __future__ import annotations
+
 import datetime
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import Count, DateField, IntegerField, QuerySet, TimeField, Value
+from django.db.models import Count, DateField, F, IntegerField, QuerySet, TimeField, Value
 from django.db.models.expressions import Combinable
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from accounts.models import User
 from bookings import caching
 from bookings.errors import OutsideServiceArea, SlotUnavailable
 from bookings.models import Booking, DateOverride, Package, ServiceZone, TimeSlot
@@ -311,13 +314,50 @@ def quote_calculate(*, package: Package, adults: int, children: int, postcode: s
 # ------------------------------------------------------------------------------ bookings
 
 
-def booking_list_for_customer(*, customer: User) -> QuerySet[Booking]:
-    """The customer's bookings with ``amount_paid`` annotated, newest first."""
+class BookingRow(NamedTuple):
+    """A booking as its customer sees it (``BookingSerializer``'s fields): its columns, its
+    package's name and ``amount_paid``. The customer's reads fetch these as plain rows with
+    compiled queries: model instances, the ORM's compilation and a ``ModelSerializer`` cost
+    ~0.2 ms a booking around queries the database answers in well under a millisecond."""
+
+    id: int
+    status: str
+    package_id: int
+    package_name: str
+    event_date: datetime.date
+    start_time: datetime.time
+    adults: int
+    children: int
+    address: str
+    postcode: str
+    notes: str
+    subtotal: int
+    travel_fee: int
+    total: int
+    deposit_due: int
+    currency: str
+    amount_paid: int
+    created_at: datetime.datetime
+
+    @classmethod
+    def of(cls, booking: Booking, *, amount_paid: int) -> BookingRow:
+        """The row of a booking in hand (its package loaded), e.g. one just created."""
+        derived = {"package_name": booking.package.name, "amount_paid": amount_paid}
+        values = {n: derived[n] if n in derived else getattr(booking, n) for n in cls._fields}
+        return cls(**values)
+
+
+def booking_rows(*, customer_id: int | None = None) -> QuerySet[Booking, BookingRow]:
+    """Bookings as ``BookingRow``s (named rows), newest first; only ``customer_id``'s if given."""
+    bookings = (
+        Booking.objects.all()
+        if customer_id is None
+        else Booking.objects.filter(customer_id=customer_id)
+    )
     return (
-        Booking.objects.filter(customer=customer)
-        .select_related("package")
-        .annotate(amount_paid=_amount_paid_expression())
+        bookings.annotate(package_name=F("package__name"), amount_paid=_amount_paid_expression())
         .order_by("-created_at", "-id")
+        .values_list(*BookingRow._fields, named=True)
     )
 
 
@@ -329,12 +369,31 @@ def _amount_paid_expression() -> Combinable:
     return expression()
 
 
-def booking_get_for_customer(*, customer: User, booking_id: int) -> Booking:
+@functools.cache  # one per page size: at most API_MAX_PAGE_SIZE of them
+def _first_rows_query(limit: int) -> PreparedQuery:
+    customer = Param("customer", IntegerField())
+    return PreparedQuery(lambda: booking_rows().filter(customer_id=customer)[:limit])
+
+
+_ONE_BOOKING = PreparedQuery(
+    lambda: booking_rows().filter(
+        customer_id=Param("customer", IntegerField()), id=Param("booking", IntegerField())
+    )
+)
+
+
+def booking_first_rows(*, customer_id: int, limit: int) -> list[BookingRow]:
+    """The customer's newest ``limit`` bookings (a first page: ``booking_rows``' first rows)."""
+    rows = _first_rows_query(limit).rows(customer=customer_id)
+    return [BookingRow._make(row) for row in rows]
+
+
+def booking_get_for_customer(*, customer_id: int, booking_id: int) -> BookingRow:
     """The customer's own booking; anyone else's is ``NotFound`` (never reveal it exists)."""
-    booking = booking_list_for_customer(customer=customer).filter(pk=booking_id).first()
-    if booking is None:
+    rows = _ONE_BOOKING.rows(customer=customer_id, booking=booking_id)
+    if not rows:
         raise NotFound("Booking not found.")
-    return booking
+    return BookingRow._make(rows[0])
 
 
 # ------------------------------------------------------------------------------ operations

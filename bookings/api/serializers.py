@@ -1,6 +1,9 @@
+from typing import Any
+
 from rest_framework import serializers
 
 from bookings.models import Booking, Package, ServiceZone
+from bookings.selectors import BookingRow
 from core.http.serializers import (
     HourMinuteField,
     MoneyField,
@@ -114,3 +117,38 @@ class BookingSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
             "amount_paid",
             "created_at",
         ]
+
+
+# BookingSerializer's fields whose representation is not the value itself.
+_EVENT_DATE = serializers.DateField()
+_START_TIME = HourMinuteField()
+_CREATED_AT = serializers.DateTimeField()
+
+
+def booking_representation(row: BookingRow) -> dict[str, Any]:
+    """``BookingSerializer``'s answer for a booking, built straight from its row: the
+    customer's reads and booking creation answer with this (DRF's generic serializer walk
+    cost ~0.1 ms a booking). ``BookingSerializer`` stays the schema's description of it;
+    tests/bookings/test_representation.py keeps the two equal."""
+    return {
+        "id": row.id,
+        "status": row.status,
+        "package": row.package_id,
+        "package_name": row.package_name,
+        "event_date": _EVENT_DATE.to_representation(row.event_date),
+        "start_time": _START_TIME.to_representation(row.start_time),
+        "adults": row.adults,
+        "children": row.children,
+        "address": row.address,
+        "postcode": row.postcode,
+        "notes": row.notes,
+        "quote": {
+            "subtotal": row.subtotal,
+            "travel_fee": row.travel_fee,
+            "total": row.total,
+            "deposit_due": row.deposit_due,
+            "currency": row.currency,
+        },
+        "amount_paid": row.amount_paid,
+        "created_at": _CREATED_AT.to_representation(row.created_at),
+    }

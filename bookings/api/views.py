@@ -1,4 +1,5 @@
 import datetime
+from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -20,8 +21,10 @@ from bookings.api.serializers import (
     QuoteInputSerializer,
     QuoteSerializer,
     ServiceAreaSerializer,
+    booking_representation,
 )
 from core.cache.http import HttpCachePolicy, PublicCacheMixin
+from core.cache.pages import FirstPageRows, is_first_page
 from core.http.pagination import NewestFirstCursorPagination
 
 
@@ -118,9 +121,16 @@ class BookingListCreateView(APIView):
     def get(self, request: Request) -> Response:
         """Your own bookings, newest first, a page at a time."""
         paginator = self.pagination_class()
-        bookings = selectors.booking_list_for_customer(customer=request.user)
-        page = paginator.paginate_queryset(bookings, request, view=self)
-        return paginator.get_paginated_response(BookingSerializer(page, many=True).data)
+        rows: Any
+        if is_first_page(paginator, request):
+            # The page a customer opens: one compiled query (deeper pages go through the ORM).
+            limit = paginator.get_page_size(request) + 1  # one more: is there a next page?
+            first = selectors.booking_first_rows(customer_id=request.user.pk, limit=limit)
+            rows = FirstPageRows(first, paginator.ordering)
+        else:
+            rows = selectors.booking_rows(customer_id=request.user.pk)
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response([booking_representation(row) for row in page])
 
     @extend_schema(request=BookingInputSerializer, responses={201: BookingSerializer})
     def post(self, request: Request) -> Response:
@@ -140,8 +150,9 @@ class BookingListCreateView(APIView):
             address=order["address"],
             notes=order["notes"],
         )
-        booking.amount_paid = 0  # a new booking has no payments yet
-        return Response(BookingSerializer(booking).data, status=status.HTTP_201_CREATED)
+        # A new booking has no payments yet.
+        created = selectors.BookingRow.of(booking, amount_paid=0)
+        return Response(booking_representation(created), status=status.HTTP_201_CREATED)
 
 
 class BookingDetailView(APIView):
@@ -149,8 +160,10 @@ class BookingDetailView(APIView):
 
     @extend_schema(responses={200: BookingSerializer})
     def get(self, request: Request, booking_id: int) -> Response:
-        booking = selectors.booking_get_for_customer(customer=request.user, booking_id=booking_id)
-        return Response(BookingSerializer(booking).data)
+        booking = selectors.booking_get_for_customer(
+            customer_id=request.user.pk, booking_id=booking_id
+        )
+        return Response(booking_representation(booking))
 
 
 class BookingCancelView(APIView):
@@ -161,7 +174,9 @@ class BookingCancelView(APIView):
         """Cancel your booking while the event is more than 48 hours away
         (`409 too_late_to_cancel` after that)."""
         # Ownership first: another customer's booking is a 404 before any rule is checked.
-        selectors.booking_get_for_customer(customer=request.user, booking_id=booking_id)
+        selectors.booking_get_for_customer(customer_id=request.user.pk, booking_id=booking_id)
         services.booking_cancel(booking_id=booking_id)
-        booking = selectors.booking_get_for_customer(customer=request.user, booking_id=booking_id)
-        return Response(BookingSerializer(booking).data)
+        booking = selectors.booking_get_for_customer(
+            customer_id=request.user.pk, booking_id=booking_id
+        )
+        return Response(booking_representation(booking))

@@ -19,6 +19,7 @@ goes through the connection's cursor, so query metrics, failover and
 ``CaptureQueriesContext`` see it like any other.
 """
 
+import functools
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -52,17 +53,27 @@ class Param(Expression):
 
 class PreparedQuery:
     """``build()``'s queryset, compiled once per database connection (a thread's connection to
-    one alias: the compiler and its converters belong to it); ``rows(**values)`` runs it."""
+    one alias: the compiler and its converters belong to it); ``rows(**values)`` runs it.
+    ``build`` is called on first use, so a module can declare its queries at import time even
+    when they name other apps' expressions."""
 
     def __init__(self, build: Callable[[], QuerySet[Any, Any]]) -> None:
-        self._queryset = build()
+        self._build = build
         self._compiled: weakref.WeakKeyDictionary[
             BaseDatabaseWrapper, tuple[str, list[Any], _Converters]
         ] = weakref.WeakKeyDictionary()
 
-    def rows(self, **values: Any) -> list[Row]:
-        alias = router.db_for_read(self._queryset.model)
-        connection = connections[alias]
+    @functools.cached_property
+    def _queryset(self) -> QuerySet[Any, Any]:
+        return self._build()
+
+    def database(self) -> str:
+        """The alias a read of the queryset's model goes to now: ``rows()``'s default (model
+        instances made from the rows name it, so pass the same one as ``using``)."""
+        return router.db_for_read(self._queryset.model)
+
+    def rows(self, *, using: str | None = None, **values: Any) -> list[Row]:
+        connection = connections[using or self.database()]
         sql, params, converters = self._compiled.get(connection) or self._compile(connection)
         bound = [p.bind(values, connection) if isinstance(p, Param) else p for p in params]
         with connection.cursor() as cursor:

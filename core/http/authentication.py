@@ -1,0 +1,48 @@
+"""Token authentication with its query compiled once.
+
+DRF's ``TokenAuthentication`` builds and compiles ``Token.objects.select_related("user")
+.get(key=...)`` on every authenticated request: ~0.5 ms of ORM work around a query the
+database answers in microseconds, paid by every personal read and every booking. This is the
+same lookup and the same answers (the user, the token; ``401`` for an unknown key or an
+inactive user) through a ``PreparedQuery``.
+"""
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import CharField
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+
+from core.db.prepared import Param, PreparedQuery
+
+
+def _user_columns() -> list[str]:
+    return [field.attname for field in get_user_model()._meta.concrete_fields]
+
+
+# The token's ``created`` and its user's columns, in the user model's order.
+_TOKEN_USER = PreparedQuery(
+    lambda: Token.objects.filter(key=Param("key", CharField())).values_list(
+        "created", *(f"user__{column}" for column in _user_columns())
+    )
+)
+
+
+class CompiledTokenAuthentication(TokenAuthentication):
+    """``Authorization: Token <key>``, as DRF's ``TokenAuthentication`` reads it."""
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+        database = _TOKEN_USER.database()
+        rows = _TOKEN_USER.rows(using=database, key=key)
+        if not rows:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        created, *columns = rows[0]
+        user = get_user_model().from_db(database, _user_columns(), columns)
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        token = Token.from_db(database, ["key", "user_id", "created"], [key, user.pk, created])
+        token.user = user
+        return user, token
