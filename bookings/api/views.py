@@ -21,6 +21,7 @@ from bookings.api.serializers import (
     QuoteInputSerializer,
     QuoteSerializer,
     ServiceAreaSerializer,
+    availability_representation,
     booking_representation,
 )
 from core.cache.http import HttpCachePolicy, PublicCacheMixin
@@ -87,7 +88,7 @@ class AvailabilityView(PublicCacheMixin, APIView):
         if (end - start).days + 1 > max_days:
             raise ValidationError({"end": [f"The range may span at most {max_days} days."]})
         days = selectors.availability_for_range(start=start, end=end)
-        return Response(DayAvailabilitySerializer(days, many=True).data)
+        return Response(availability_representation(days))
 
 
 class QuoteView(APIView):

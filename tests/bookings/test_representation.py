@@ -9,8 +9,12 @@ import datetime
 import pytest
 
 from bookings import selectors
-from bookings.api.serializers import BookingSerializer, booking_representation
-from bookings.models import Booking
+from bookings.api.serializers import (
+    BookingSerializer,
+    DayAvailabilitySerializer,
+    booking_representation,
+)
+from bookings.models import Booking, DateOverride
 from payments.models import Payment
 from tests.bookings.conftest import days_ahead, make_booking, order
 from tests.conftest import assert_error, client_for, make_customer
@@ -90,3 +94,19 @@ def test_a_created_and_a_cancelled_booking_answer_what_the_serializer_gives(
 def test_another_customers_booking_is_not_found(varied, other_client):
     _customer, bookings = varied
     assert_error(other_client.get(f"{URL}{bookings[0].pk}/"), 404, "not_found")
+
+
+def test_availability_answers_what_the_serializer_gives(catalogue, api_client):
+    # a range from today (too soon: remaining 0), with a closed date, a date of another
+    # capacity and a booking holding a slot
+    DateOverride.objects.create(date=days_ahead(6), is_closed=True)
+    DateOverride.objects.create(date=days_ahead(7), capacity=5)
+    make_booking(catalogue, make_customer("holder@example.com"), event_date=days_ahead(5))
+    start, end = days_ahead(0), days_ahead(29)
+    days = selectors.availability_for_range(start=start, end=end)
+    expected = DayAvailabilitySerializer(days, many=True).data
+    assert any(day["slots"] == [] for day in expected)  # the fixture has a closed date
+    assert {slot["remaining"] for day in expected for slot in day["slots"]} >= {0, 1, 2, 5}
+    response = api_client.get(f"{URL}availability/?start={start}&end={end}")
+    assert response.status_code == 200
+    assert response.json() == [dict(day) for day in expected]
