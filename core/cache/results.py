@@ -298,8 +298,7 @@ class CachedMany(Generic[T, V]):
             if entry is not None and entry.fresh_until > now:
                 with contextlib.suppress(UnreadableEntry):  # recomputed below
                     values[item] = _load(entry)
-        for _ in values:
-            metrics.record_cache_lookup(dataset, hit=True)
+        metrics.record_cache_lookup(dataset, hit=True, count=len(values))
         missing = [item for item in items if item not in values]
         if not missing:
             return values
@@ -340,8 +339,7 @@ class CachedMany(Generic[T, V]):
         current: dict[str, Version],
     ) -> dict[T, V]:
         """Compute ``missing`` in one batch and store each item's entry."""
-        for _ in missing:
-            metrics.record_cache_lookup(dataset, hit=False)
+        metrics.record_cache_lookup(dataset, hit=False, count=len(missing))
         used = [current[s] for item in missing for s in keys[item].all_scopes]
         computed = _compute(dataset, used, lambda: self.func(missing), clock=self.clock)
         fresh_until = self.clock() + self.ttl

@@ -32,11 +32,11 @@ class RequestStats:
         self.db_aliases.add(alias)
         self.db_queries += 1
 
-    def record_cache_lookup(self, *, hit: bool) -> None:
+    def record_cache_lookup(self, *, hit: bool, count: int = 1) -> None:
         if hit:
-            self.cache_hits += 1
+            self.cache_hits += count
         else:
-            self.cache_misses += 1
+            self.cache_misses += count
 
 
 @dataclass

@@ -216,14 +216,17 @@ def inc_on_commit(counter: Counter, *, using: str | None = None, **labels: str) 
     transaction.on_commit(partial(child.inc), using=using)
 
 
-def record_cache_lookup(dataset: str, *, hit: bool) -> None:
-    """Count one lookup of ``dataset`` in the cache, for /metrics and the request's log line."""
+def record_cache_lookup(dataset: str, *, hit: bool, count: int = 1) -> None:
+    """Count ``count`` lookups of ``dataset`` in the cache (all hits or all misses), for
+    /metrics and the request's log line."""
     from core.observability import context
 
-    (cache_hits if hit else cache_misses).labels(dataset=dataset).inc()
+    if not count:
+        return
+    (cache_hits if hit else cache_misses).labels(dataset=dataset).inc(count)
     stats = context.current_stats()
     if stats is not None:
-        stats.record_cache_lookup(hit=hit)
+        stats.record_cache_lookup(hit=hit, count=count)
 
 
 def set_cache_breaker_open(is_open: bool) -> None:
