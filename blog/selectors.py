@@ -5,14 +5,18 @@ Every list is ordered newest first by ``(-published_at, -id)``, the order the in
 what invalidates them is in ``blog/caching.py``.
 """
 
+from typing import Any
+
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, IntegerField, Q, QuerySet
 
 from blog import caching
 from blog.errors import PostNotFound
 from blog.models import POST_SEARCH_VECTOR, SEARCH_CONFIG, Post
 from core.cache import cache_result
+from core.db.prepared import Param, PreparedQuery
 
 NEWEST_FIRST = ("-published_at", "-id")
 # Featured posts: how many by default and at most (``?limit=``).
@@ -85,8 +89,40 @@ def post_search_first(*, query: str, tag: str | None, limit: int) -> list[Post]:
 
 @cache_result(ttl=300, key=caching.post_detail_key, l1=True)
 def post_get_published(*, slug: str) -> Post:
-    """The published post with ``slug``; raises ``PostNotFound`` for drafts and unknown slugs."""
-    try:
-        return _published_posts().get(slug=slug)
-    except Post.DoesNotExist:
-        raise PostNotFound() from None
+    """The published post with ``slug``; raises ``PostNotFound`` for drafts and unknown slugs.
+
+    The same post, author and ``tag_names`` as ``_published_posts().get(slug=slug)``, through
+    two compiled queries: building and compiling those two took ~1.5 ms of the ~4.3 ms an
+    uncached detail cost (a cache miss, or ``CACHE_RESULTS_ENABLED=false``)."""
+    database = _PUBLISHED_POST.database()
+    rows = _PUBLISHED_POST.rows(using=database, slug=slug)
+    if not rows:
+        raise PostNotFound()
+    post_columns, author_columns = _columns(Post), _columns(get_user_model())
+    row = list(rows[0])
+    post = Post.from_db(database, post_columns, row[: len(post_columns)])
+    author = get_user_model().from_db(database, author_columns, row[len(post_columns) :])
+    Post.author.field.set_cached_value(post, author)
+    # From the same database as the post: a replica's copy must match its post.
+    post.tag_names = [name for (name,) in _TAG_NAMES.rows(using=database, post=post.pk)]
+    return post
+
+
+def _columns(model: Any) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+# A published post's columns, then its author's (what ``select_related("author")`` reads).
+_PUBLISHED_POST = PreparedQuery(
+    lambda: Post.objects.filter(
+        status=Post.Status.PUBLISHED, slug=Param("slug", CharField())
+    ).values_list(*_columns(Post), *(f"author__{column}" for column in _columns(get_user_model())))
+)
+# A post's tag names, alphabetical (``Post.with_tag_names()``' order).
+_TAG_NAMES = PreparedQuery(
+    lambda: (
+        Post.tags.through.objects.filter(post_id=Param("post", IntegerField()))
+        .order_by("tag__name")
+        .values_list("tag__name")
+    )
+)

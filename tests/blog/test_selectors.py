@@ -75,3 +75,23 @@ def test_posts_carry_their_tag_names_alphabetically_in_two_queries_for_any_numbe
     assert posts == {"one": ["recipes", "teppanyaki"], "two": ["events"], "bare": []}
     with django_assert_num_queries(2):
         assert selectors.post_get_published(slug="one").tag_names == ["recipes", "teppanyaki"]
+
+
+def test_post_get_published_loads_what_the_orm_would(
+    make_post: MakePost, django_assert_num_queries
+):
+    # given a post with tags, a body and an author
+    make_post(slug="full", tags=["teppanyaki", "recipes"], excerpt="Sizzle.", featured=True)
+
+    # when it is read through the compiled queries (the selector, uncached here)
+    with django_assert_num_queries(2):
+        post = selectors.post_get_published.func(slug="full")
+
+    # then it is the post, author and tag names the ORM's queryset gives, loaded from a database
+    expected = selectors._published_posts().get(slug="full")
+    columns = [field.attname for field in type(post)._meta.concrete_fields]
+    assert [getattr(post, c) for c in columns] == [getattr(expected, c) for c in columns]
+    with django_assert_num_queries(0):
+        assert post.author == expected.author and post.author.name == expected.author.name
+    assert post.tag_names == expected.tag_names == ["recipes", "teppanyaki"]
+    assert post._state.adding is False and post._state.db == expected._state.db
