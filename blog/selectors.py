@@ -5,8 +5,6 @@ Every list is ordered newest first by ``(-published_at, -id)``, the order the in
 what invalidates them is in ``blog/caching.py``.
 """
 
-from typing import Any
-
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
@@ -16,7 +14,7 @@ from blog import caching
 from blog.errors import PostNotFound
 from blog.models import POST_SEARCH_VECTOR, SEARCH_CONFIG, Post
 from core.cache import cache_result
-from core.db.prepared import Param, PreparedQuery
+from core.db.prepared import Param, PreparedQuery, columns_of
 
 NEWEST_FIRST = ("-published_at", "-id")
 # Featured posts: how many by default and at most (``?limit=``).
@@ -98,7 +96,7 @@ def post_get_published(*, slug: str) -> Post:
     rows = _PUBLISHED_POST.rows(using=database, slug=slug)
     if not rows:
         raise PostNotFound()
-    post_columns, author_columns = _columns(Post), _columns(get_user_model())
+    post_columns, author_columns = columns_of(Post), columns_of(get_user_model())
     row = list(rows[0])
     post = Post.from_db(database, post_columns, row[: len(post_columns)])
     author = get_user_model().from_db(database, author_columns, row[len(post_columns) :])
@@ -108,15 +106,13 @@ def post_get_published(*, slug: str) -> Post:
     return post
 
 
-def _columns(model: Any) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
-
-
 # A published post's columns, then its author's (what ``select_related("author")`` reads).
 _PUBLISHED_POST = PreparedQuery(
     lambda: Post.objects.filter(
         status=Post.Status.PUBLISHED, slug=Param("slug", CharField())
-    ).values_list(*_columns(Post), *(f"author__{column}" for column in _columns(get_user_model())))
+    ).values_list(
+        *columns_of(Post), *(f"author__{column}" for column in columns_of(get_user_model()))
+    )
 )
 # A post's tag names, alphabetical (``Post.with_tag_names()``' order).
 _TAG_NAMES = PreparedQuery(

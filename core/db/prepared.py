@@ -34,6 +34,12 @@ Row = tuple[Any, ...] | list[Any]
 _Converters = dict[int, tuple[list[Callable[..., Any]], Any]]
 
 
+def columns_of(model: Any) -> list[str]:
+    """The model's concrete columns in ``from_db`` order: select them (``values_list``) to
+    build instances from a ``PreparedQuery``'s rows with ``model.from_db``."""
+    return [field.attname for field in model._meta.concrete_fields]
+
+
 class Param(Expression):
     """A named value of a ``PreparedQuery``: compiles to a placeholder, bound at each call
     the way a literal of ``output_field`` would be (``get_db_prep_value``)."""

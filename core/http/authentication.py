@@ -16,17 +16,12 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from core.db.prepared import Param, PreparedQuery
-
-
-def _user_columns() -> list[str]:
-    return [field.attname for field in get_user_model()._meta.concrete_fields]
-
+from core.db.prepared import Param, PreparedQuery, columns_of
 
 # The token's ``created`` and its user's columns, in the user model's order.
 _TOKEN_USER = PreparedQuery(
     lambda: Token.objects.filter(key=Param("key", CharField())).values_list(
-        "created", *(f"user__{column}" for column in _user_columns())
+        "created", *(f"user__{column}" for column in columns_of(get_user_model()))
     )
 )
 
@@ -40,7 +35,7 @@ class CompiledTokenAuthentication(TokenAuthentication):
         if not rows:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         created, *columns = rows[0]
-        user = get_user_model().from_db(database, _user_columns(), columns)
+        user = get_user_model().from_db(database, columns_of(get_user_model()), columns)
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         token = Token.from_db(database, ["key", "user_id", "created"], [key, user.pk, created])
