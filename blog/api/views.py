@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -18,7 +18,7 @@ from blog.api.serializers import (
     PostSerializer,
     PostSummarySerializer,
 )
-from blog.models import Post
+from blog.models import RESERVED_SLUGS, Post
 from blog.selectors import NEWEST_FIRST
 from core.cache.http import HttpCachePolicy, PublicCacheMixin
 from core.cache.pages import FirstPageRows, is_first_page
@@ -91,7 +91,20 @@ class FeaturedPostListView(PublicBlogView):
 class PostDetailView(PublicBlogView):
     """One published post, with its body. Drafts and unknown slugs are 404."""
 
-    @extend_schema(responses={200: PostSerializer})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "slug",
+                str,
+                OpenApiParameter.PATH,
+                required=True,
+                # Reserved slugs are other routes (``/posts/featured/`` is the featured list).
+                pattern=rf"^(?!({'|'.join(sorted(RESERVED_SLUGS))})$)[-a-zA-Z0-9_]+$",
+                description="The post's slug.",
+            )
+        ],
+        responses={200: PostSerializer},
+    )
     def get(self, request: Request, slug: str) -> Response:
         post = selectors.post_get_published.lookup(slug=slug)
         return self.cached_response(post, lambda p: PostSerializer(p).data)
