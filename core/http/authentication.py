@@ -26,10 +26,17 @@ _TOKEN_USER = PreparedQuery(
 )
 
 
+# Keys this app issues fit the column; a longer one, or one PostgreSQL cannot even compare
+# (a NUL byte: a DataError, which was a 500), is refused without a query.
+_KEY_LENGTH = Token._meta.get_field("key").max_length
+
+
 class CompiledTokenAuthentication(TokenAuthentication):
     """``Authorization: Token <key>``, as DRF's ``TokenAuthentication`` reads it."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+        if len(key) > (_KEY_LENGTH or 0) or "\x00" in key:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         database = _TOKEN_USER.database()
         rows = _TOKEN_USER.rows(using=database, key=key)
         if not rows:

@@ -53,3 +53,16 @@ def test_the_api_answers_401_for_a_bad_token_and_knows_a_good_one(api_client):
     customer.is_active = False
     customer.save(update_fields=["is_active"])
     assert_error(client_for(customer).get("/api/v1/bookings/"), 401, "authentication_failed")
+
+
+@pytest.mark.parametrize("key", ["\x00" + "a" * 39, "a" * 41, "a" * 5000])
+def test_a_key_no_token_can_have_is_refused_without_a_query(api_client, key, pg_cluster):
+    # on PostgreSQL a NUL byte in the compared text is a DataError: it was a 500
+    with (
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(exceptions.AuthenticationFailed, match="Invalid token"),
+    ):
+        CompiledTokenAuthentication().authenticate_credentials(key)
+    assert len(queries) == 0
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert_error(api_client.get("/api/v1/auth/me/"), 401, "authentication_failed")
