@@ -150,12 +150,16 @@ def fault_primary_failover(stack: ProductionStack, timing: Timing) -> dict[str, 
     stack.promote(1)
     promoted_at = time.monotonic()
     time.sleep(timing.hold)
+    rejoin_started_at = time.monotonic()
     stack.rejoin(1)
+    rejoined_at = time.monotonic()
     rejoined, new = cluster.replica(1), cluster.primary
     assert new is not None
     return {
         "killed_at": killed_at,
         "promoted_at": promoted_at,
+        "rejoin_started_at": rejoin_started_at,
+        "rejoined_at": rejoined_at,
         "old_primary_port": old.port,
         "new_primary_port": new.port,
         "old_primary_is_standby": bool(rejoined.query("SELECT pg_is_in_recovery()")[0][0]),
@@ -175,7 +179,24 @@ def failover_figures(samples: list[Sample], marks: dict[str, Any]) -> dict[str, 
         and s.status < 300 and s.at > promoted_at
     ]  # fmt: skip
     first = min(back) if back else None
+    # A request with no answer, placed on the fault's timeline (when it was sent, seconds from
+    # the kill), to tell which step of the failover it waited on.
+    unanswered = [
+        {
+            "op": s.op,
+            "sent_after_kill_s": round(s.at - s.seconds - killed_at, 2),
+            **{
+                f"sent_after_{mark[:-3]}_s": round(s.at - s.seconds - marks[mark], 2)
+                for mark in ("promoted_at", "rejoin_started_at", "rejoined_at")
+                if mark in marks
+            },
+            "error": s.error,
+        }
+        for s in samples
+        if s.phase == PRIMARY_FAILOVER and s.status is None
+    ]
     return {
+        "unanswered": unanswered,
         "writes_back_after_kill_seconds": None if first is None else round(first - killed_at, 2),
         "writes_back_after_promote_seconds": (
             None if first is None else round(first - promoted_at, 2)

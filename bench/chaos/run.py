@@ -144,7 +144,9 @@ def bookable_slots(stack: ProductionStack, token: str, days: int) -> tuple[int, 
 
 
 @contextlib.contextmanager
-def chaos_stack() -> Iterator[ProductionStack]:
+def chaos_stack(*, keep_state: bool = False) -> Iterator[ProductionStack]:
+    """The stack the run faults; ``keep_state``: leave its directory (the servers' logs and
+    data) behind for a post-mortem instead of removing it."""
     state_dir = make_temp_base_dir("myhibachi-chaos-")
     stack = ProductionStack(
         state_dir=state_dir,
@@ -164,7 +166,10 @@ def chaos_stack() -> Iterator[ProductionStack]:
         yield stack
     finally:
         stack.stop()
-        remove_tree(state_dir)
+        if keep_state:
+            print(f"chaos: the stack's logs and data are in {state_dir}", flush=True)
+        else:
+            remove_tree(state_dir)
 
 
 def run_chaos(
@@ -268,6 +273,17 @@ def markdown(results: dict[str, Any], command: str) -> str:
                 for phase in results["phases"]
                 if phase["name"] == PRIMARY_FAILOVER
             ],
+            *[
+                f"- no answer: a {request['op']} sent "
+                + ", ".join(
+                    f"{value:+g} s {key[5:-2].replace('_', ' ')}"
+                    for key, value in request.items()
+                    if key.startswith("sent_")
+                )
+                + f" ({request['error']})"
+                for phase in results["phases"]
+                for request in phase.get("unanswered", ())
+            ],
             "",
             f"Result: {'PASS' if results['ok'] else 'FAIL'}",
             *[
@@ -291,15 +307,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__)
     parser.add_argument("--short", action="store_true", help="each fault briefly (make test)")
     parser.add_argument("--out", type=Path, help="report directory (default bench/results/<time>)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        choices=[name for name, _, _ in ALL_FAULTS],
+        help="only this fault (repeatable; default every one): to look into one of them",
+    )
+    parser.add_argument(
+        "--keep-state", action="store_true", help="keep the stack's logs and data for a look"
+    )
     args = parser.parse_args(argv)
+    faults = [fault for fault in ALL_FAULTS if not args.fault or fault[0] in args.fault]
     timing = Timing.short() if args.short else Timing.full()
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = args.out or RESULTS / stamp
-    command = "python -m bench.chaos" + (" --short" if args.short else "")
-    with chaos_stack() as stack:
-        results = run_chaos(
-            stack, timing, log=lambda line: print(line, flush=True), faults=ALL_FAULTS
-        )
+    command = " ".join(
+        ["python -m bench.chaos", *(["--short"] if args.short else [])]
+        + [f"--fault {name}" for name in args.fault or ()]
+    )
+    with chaos_stack(keep_state=args.keep_state) as stack:
+        results = run_chaos(stack, timing, log=lambda line: print(line, flush=True), faults=faults)
     write_report(results, out_dir, command)
     print((out_dir / "chaos.md").read_text())
     print(f"chaos: report in {out_dir}")

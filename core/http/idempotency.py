@@ -13,11 +13,20 @@ Work that must not hold a transaction (a call to a payment provider) runs claime
 runs outside any transaction, and its response is stored after. A second request with the key
 finds the claim and polls until the response is stored, then replays it; a claim that outlives
 any request (its process died) is taken over.
+
+A claim its own request gave up on but could not delete is taken over at once: the database
+failed under that request (a primary killed: a COMMIT whose answer never came may still have
+reached the standby that is promoted next, and the delete of a failed claim cannot reach
+anything). The request marks its claim abandoned in the shared cache, by the token the claim
+row carries while in progress, so the client's retry does not wait IDEMPOTENCY_WAIT_SECONDS
+and then get ``409`` for IDEMPOTENCY_CLAIM_SECONDS (found by ``make chaos``).
 """
 
 import hashlib
 import json
+import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,16 +34,21 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, router, transaction
+from django.db import DatabaseError, IntegrityError, router, transaction
 from django.utils import timezone
 
+from core.cache.backend import CacheUnavailable, guarded
 from core.http.errors import ApplicationError
 from core.models import IdempotencyKey
+
+logger = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 # response_status of a claimed key whose work has not finished yet.
 IN_PROGRESS = 0
+# A claim its request gave up on (``_abandon``), by the token in the claim's response_body.
+ABANDONED_CLAIM_KEY = "idempotency:abandoned:{token}"
 
 
 class IdempotencyKeyMissing(ApplicationError):
@@ -137,12 +151,22 @@ def run_idempotent_claimed(
     committed row first; concurrent requests with the key wait up to
     IDEMPOTENCY_WAIT_SECONDS for the stored response and replay it (``IdempotencyInProgress``
     after that). If ``work`` raises, the claim is deleted, so nothing is stored and a retry runs
-    the work again, as with ``run_idempotent``. Call it outside ``transaction.atomic()``.
+    the work again, as with ``run_idempotent``; if the database fails under the claim or its
+    delete, the claim is marked abandoned and a retry takes it over at once. Call it outside
+    ``transaction.atomic()``.
     """
     fingerprint = request_fingerprint(payload)
     deadline = clock() + settings.IDEMPOTENCY_WAIT_SECONDS
+    token = uuid.uuid4().hex  # this request's claim, in the row's response_body while it runs
     while True:
-        claim, replay = _claim(user=user, scope=scope, key=key, fingerprint=fingerprint)
+        try:
+            claim, replay = _claim(
+                user=user, scope=scope, key=key, fingerprint=fingerprint, token=token
+            )
+        except DatabaseError:
+            # The claim's COMMIT may have reached the database without its answer reaching us.
+            _abandon(token)
+            raise
         if replay is not None:
             return replay
         if claim is not None:
@@ -154,7 +178,10 @@ def run_idempotent_claimed(
     try:
         status, body = work()
     except BaseException:
-        IdempotencyKey.objects.filter(pk=claim.pk, response_status=IN_PROGRESS).delete()
+        try:
+            IdempotencyKey.objects.filter(pk=claim.pk, response_status=IN_PROGRESS).delete()
+        except DatabaseError:
+            _abandon(token)
         raise
     claim.response_status = status
     claim.response_body = json.dumps(body, cls=DjangoJSONEncoder)
@@ -163,20 +190,20 @@ def run_idempotent_claimed(
 
 
 def _claim(
-    *, user: Any, scope: str, key: str, fingerprint: str
+    *, user: Any, scope: str, key: str, fingerprint: str, token: str
 ) -> tuple[IdempotencyKey | None, IdempotentResult | None]:
-    """Claim the key (committed), or return the stored response to replay, or neither while
-    another request holds a live claim."""
+    """Claim the key (committed, the row carrying ``token``), or return the stored response to
+    replay, or neither while another request holds a live claim."""
     database = router.db_for_write(IdempotencyKey)
     # Cheap look first: waiting requests poll this read instead of a write transaction (which
     # on SQLite would take the database's one write lock on every poll).
     status = (
         IdempotencyKey.objects.using(database)
         .filter(user=user, scope=scope, key=key)
-        .values_list("response_status", "request_fingerprint", "created_at")
+        .values_list("response_status", "request_fingerprint", "created_at", "response_body")
         .first()
     )
-    if status is not None and status[0] == IN_PROGRESS and not _claim_is_stale(status[2]):
+    if status is not None and status[0] == IN_PROGRESS and _claim_is_live(status[2], status[3]):
         if status[1] != fingerprint:
             raise IdempotencyConflict()
         return None, None
@@ -187,23 +214,48 @@ def _claim(
         if existing is not None:
             if existing.request_fingerprint != fingerprint:
                 raise IdempotencyConflict()
-            if not _claim_is_stale(existing.created_at):
+            if _claim_is_live(existing.created_at, existing.response_body):
                 return None, None
-            # Its request is gone (the process died mid-work): this one takes the claim over.
+            # Its request is gone (the process died mid-work, or gave it up): take it over.
             existing.created_at = timezone.now()
-            existing.save(update_fields=["created_at"])
+            existing.response_body = token
+            existing.save(update_fields=["created_at", "response_body"])
             return existing, None
         try:
             with transaction.atomic(using=database):
-                claim = _in_progress(user=user, scope=scope, key=key, fingerprint=fingerprint)
+                claim = _in_progress(
+                    user=user, scope=scope, key=key, fingerprint=fingerprint, token=token
+                )
         except IntegrityError:
             return None, None  # a concurrent request claimed it first: wait for its answer
     return claim, None
 
 
-def _claim_is_stale(created_at: Any) -> bool:
+def _claim_is_live(created_at: Any, token: str) -> bool:
+    """Whether an in-progress claim may still have its request running: younger than
+    IDEMPOTENCY_CLAIM_SECONDS and not abandoned by it."""
     stale_at: datetime = created_at + timedelta(seconds=settings.IDEMPOTENCY_CLAIM_SECONDS)
-    return stale_at <= timezone.now()
+    return stale_at > timezone.now() and not _abandoned(token)
+
+
+def _abandon(token: str) -> None:
+    """Mark this request's claim as given up (it raises next). Best effort: without the
+    cache, the claim is taken over once it is IDEMPOTENCY_CLAIM_SECONDS old."""
+    try:
+        guarded.call(
+            "set", ABANDONED_CLAIM_KEY.format(token=token), 1, settings.IDEMPOTENCY_CLAIM_SECONDS
+        )
+    except CacheUnavailable:
+        logger.warning("could not mark an idempotency claim abandoned; it goes stale instead")
+
+
+def _abandoned(token: str) -> bool:
+    if not token:  # a claim from before tokens, or a key of run_idempotent
+        return False
+    try:
+        return guarded.call("get", ABANDONED_CLAIM_KEY.format(token=token)) is not None
+    except CacheUnavailable:
+        return False
 
 
 def _locked_key(*, user: Any, scope: str, key: str) -> IdempotencyKey | None:
@@ -236,13 +288,16 @@ def purge_expired_keys(*, now: Any = None) -> int:
     return deleted
 
 
-def _in_progress(*, user: Any, scope: str, key: str, fingerprint: str) -> IdempotencyKey:
-    """The key's row while its first request runs (``IntegrityError`` if another has it)."""
+def _in_progress(
+    *, user: Any, scope: str, key: str, fingerprint: str, token: str = ""
+) -> IdempotencyKey:
+    """The key's row while its first request runs (``IntegrityError`` if another has it);
+    ``token`` names a claim (``run_idempotent_claimed``) until the response replaces it."""
     return IdempotencyKey.objects.create(
         user=user,
         scope=scope,
         key=key,
         request_fingerprint=fingerprint,
         response_status=IN_PROGRESS,
-        response_body="",
+        response_body=token,
     )

@@ -5,9 +5,11 @@ is still running), and a claim whose request died is taken over."""
 import datetime
 
 import pytest
-from django.db import transaction
+from django.db import OperationalError, transaction
+from django.db.models.query import QuerySet
 from django.utils import timezone
 
+from core.http import idempotency
 from core.http.idempotency import (
     IN_PROGRESS,
     IdempotencyConflict,
@@ -48,7 +50,7 @@ def run(user, work, *, payload=None, clock=None):
     )
 
 
-def claim(user, *, payload=None, age=datetime.timedelta(0)) -> IdempotencyKey:
+def claim(user, *, payload=None, age=datetime.timedelta(0), token="") -> IdempotencyKey:
     """A claim held by another request (which may have died ``age`` ago)."""
     record = IdempotencyKey.objects.create(
         user=user,
@@ -56,7 +58,7 @@ def claim(user, *, payload=None, age=datetime.timedelta(0)) -> IdempotencyKey:
         key="k",
         request_fingerprint=request_fingerprint(payload or {"a": 1}),
         response_status=IN_PROGRESS,
-        response_body="",
+        response_body=token,
     )
     IdempotencyKey.objects.filter(pk=record.pk).update(created_at=timezone.now() - age)
     return record
@@ -116,3 +118,59 @@ def test_a_claim_outliving_any_request_is_taken_over(settings, customer):
     assert (result.status, result.replayed) == (201, False)
     stored = IdempotencyKey.objects.get()
     assert stored.pk == old.pk and stored.response_status == 201
+
+
+def test_a_claim_whose_commit_went_unanswered_is_taken_over_at_once(monkeypatch, customer):
+    # given a request whose claim reached the database but whose COMMIT got no answer (the
+    # primary died in it; under synchronous replication the promoted standby has the row)
+    real_claim = idempotency._claim
+
+    def claim_then_lose_the_answer(**kwargs):
+        real_claim(**kwargs)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(idempotency, "_claim", claim_then_lose_the_answer)
+    with pytest.raises(OperationalError):
+        run(customer, lambda: pytest.fail("the work ran without its claim"))
+    monkeypatch.setattr(idempotency, "_claim", real_claim)
+    stuck = IdempotencyKey.objects.get()
+    assert stuck.response_status == IN_PROGRESS
+    # when the client retries with the key, it takes that claim over without waiting
+    clock = Clock()
+    result = run(customer, lambda: (201, {"id": 1}), clock=clock)
+    assert (result.status, result.replayed, clock.sleeps) == (201, False, 0)
+    stored = IdempotencyKey.objects.get()
+    assert stored.pk == stuck.pk and stored.response_status == 201
+
+
+def test_a_failed_work_whose_claim_cannot_be_deleted_is_taken_over_at_once(monkeypatch, customer):
+    # given work that fails while the database does too: the claim's delete cannot run
+    def work():
+        def unreachable(queryset):
+            raise OperationalError("connection refused")
+
+        monkeypatch.setattr(QuerySet, "delete", unreachable)
+        raise RuntimeError("provider down")
+
+    # then the request's own error is what it raises, and the claim is left behind
+    with pytest.raises(RuntimeError):
+        run(customer, work)
+    monkeypatch.undo()
+    assert IdempotencyKey.objects.get().response_status == IN_PROGRESS
+    # and the retry takes it over without waiting for it to go stale
+    clock = Clock()
+    result = run(customer, lambda: (201, {"id": 2}), clock=clock)
+    assert (result.status, result.replayed, clock.sleeps) == (201, False, 0)
+
+
+def test_another_claims_abandonment_frees_no_live_claim(settings, customer):
+    # given a live claim, and some other request's claim marked abandoned
+    settings.IDEMPOTENCY_WAIT_SECONDS = 1
+    settings.IDEMPOTENCY_POLL_SECONDS = 0.5
+    claim(customer, token="live-request")
+    idempotency._abandon("some-other-request")
+    # when the key is repeated, it still waits for the live one, then is told to retry
+    clock = Clock()
+    with pytest.raises(IdempotencyInProgress):
+        run(customer, lambda: pytest.fail("the work ran twice"), clock=clock)
+    assert clock.sleeps == 2
