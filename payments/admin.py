@@ -28,7 +28,7 @@ class PaymentAdmin(admin.ModelAdmin):
     raw_id_fields = ["booking"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-    readonly_fields = ["status", "created_at", "updated_at", "settled_at"]
+    readonly_fields = ["status", "idempotency_key", "created_at", "updated_at", "settled_at"]
     actions = ["mark_succeeded", "mark_failed"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Payment | None = None) -> list[str]:

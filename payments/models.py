@@ -34,6 +34,9 @@ class Payment(models.Model):
     provider_reference = models.CharField(
         max_length=255, blank=True, help_text="Stripe PaymentIntent id, or staff's receipt note."
     )
+    # The customer's Idempotency-Key of the request that reserved it: a retry under the same key
+    # (which now holds the key's claim) deletes a reservation its earlier attempt left behind.
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     settled_at = models.DateTimeField(null=True, blank=True)

@@ -9,6 +9,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -67,6 +68,7 @@ def payment_create(
         kind=kind,
         amount=amount,
         provider=provider.name,
+        idempotency_key=idempotency_key,
         now=now or timezone.now(),
     )
     try:
@@ -95,6 +97,7 @@ def _payment_reserve(
     kind: str,
     amount: int,
     provider: str,
+    idempotency_key: str,
     now: datetime.datetime,
 ) -> Payment:
     """Insert the payment as ``creating`` once the amount is checked against what is owed.
@@ -112,10 +115,15 @@ def _payment_reserve(
             raise NotFound("Booking not found.")
         if booking.status not in Booking.HOLDING_STATUSES:
             raise BookingNotPayable()
-        # A reservation this old belongs to a request that died during its provider call.
+        # A reservation this old belongs to a request that died during its provider call; one
+        # made under this request's key, to an earlier attempt that lost the database before it
+        # could delete it (this request holds the key's claim: that attempt is over).
         stale_before = now - datetime.timedelta(seconds=settings.PAYMENT_RESERVATION_STALE_SECONDS)
+        left_behind = Q(created_at__lt=stale_before)
+        if idempotency_key:
+            left_behind |= Q(idempotency_key=idempotency_key)
         Payment.objects.filter(
-            booking=booking, status=Payment.Status.CREATING, created_at__lt=stale_before
+            left_behind, booking=booking, status=Payment.Status.CREATING
         ).delete()
 
         if kind == Payment.Kind.DEPOSIT:
@@ -139,6 +147,7 @@ def _payment_reserve(
             currency=booking.currency,
             provider=provider,
             status=Payment.Status.CREATING,
+            idempotency_key=idempotency_key,
         )
 
 

@@ -187,10 +187,9 @@ REPLICA_PIN_CACHE = "default"
 # Connect and statement timeout of the replica health probes.
 REPLICA_PROBE_TIMEOUT_SECONDS = env_float("REPLICA_PROBE_TIMEOUT_SECONDS", 2)
 # A persistent connection idle this long (or after an error) is checked with a SELECT 1 before
-# its next use; one in steady use is not (core/db/backends/postgresql/base.py). 0 (default):
-# every request's first use is checked, as Django does: the skip is not yet proven through a
-# primary failover under load (docs/booking-path.md).
-DATABASE_HEALTH_CHECK_IDLE_SECONDS = env_float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 0)
+# its next use; one in steady use is not (core/db/backends/postgresql/base.py). 0: every
+# request's first use is checked, as Django does (docs/booking-path.md, the health check).
+DATABASE_HEALTH_CHECK_IDLE_SECONDS = env_float("DATABASE_HEALTH_CHECK_IDLE_SECONDS", 5)
 
 # ------------------------------------------------------------------------------ cache
 # One Redis for cached results (core/cache), read-your-writes pins (core/db/pins.py) and, by

@@ -120,5 +120,7 @@ _ROW_LOCK = re.compile(r"\bFOR\s+(NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b"
 
 
 def _plain_select(sql: str) -> bool:
-    """A read-only statement: SELECT, without a row lock (which needs the primary)."""
-    return sql.lstrip()[:6].upper() == "SELECT" and _ROW_LOCK.search(sql) is None
+    """A read-only statement: SELECT, without a row lock (which needs the primary). A compound
+    query (``union()``) is compiled for PostgreSQL as ``(SELECT ...) UNION ALL (SELECT ...)``:
+    availability's, the one read most likely to meet a primary that just died."""
+    return sql.lstrip("( \t\n")[:6].upper() == "SELECT" and _ROW_LOCK.search(sql) is None

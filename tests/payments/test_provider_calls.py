@@ -84,6 +84,28 @@ def test_a_reservation_counts_as_owed_until_it_is_stale(catalogue, customer, cus
     assert list(Payment.objects.values_list("status", flat=True)) == ["pending"]
 
 
+@pytest.mark.django_db
+def test_a_retry_under_the_same_key_clears_the_reservation_its_earlier_attempt_left(
+    catalogue, customer, customer_client
+):
+    booking = make_booking(catalogue, customer)
+    # given a fresh deposit reservation left by an attempt under key "k" that lost the database
+    # mid-call (its delete could not run; its key's claim was given up: core.http.idempotency)
+    Payment.objects.create(
+        booking=booking,
+        kind="deposit",
+        amount=booking.deposit_due,
+        provider="manual",
+        status=Payment.Status.CREATING,
+        idempotency_key="k",
+    )
+    # then under another key it still blocks a deposit (it may be a request still running)
+    assert_error(pay(customer_client, booking, key="other"), 409, "deposit_already_paid")
+    # when the client retries under "k", the deposit goes through in place of it
+    assert pay(customer_client, booking, key="k").status_code == 201
+    assert list(Payment.objects.values_list("status", "idempotency_key")) == [("pending", "k")]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_payment_proceeds_while_another_for_the_booking_waits_on_the_provider(
     pg_cluster, settings, catalogue

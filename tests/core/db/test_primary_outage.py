@@ -11,10 +11,11 @@ import dataclasses
 from collections.abc import Iterator
 
 import pytest
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.test import override_settings
 
 from accounts.models import User
+from bookings import selectors
 from core.db import metrics, routing
 from core.db.failover import _plain_select
 from core.db.health import LAGGING, OK, ReplicaHealth, primary_status, registry
@@ -173,10 +174,22 @@ def test_which_replica_verdicts_serve_a_primary_outage(health, serves):
         ('UPDATE "accounts_user" SET "name" = %s', False),
         ('INSERT INTO "accounts_user" ("email") VALUES (%s) RETURNING "id"', False),
         ("WITH moved AS (DELETE FROM t RETURNING *) SELECT * FROM moved", False),
+        ('(SELECT "id" FROM "a") UNION ALL (SELECT "id" FROM "b")', True),
+        ('(SELECT "id" FROM "a" FOR UPDATE) UNION ALL (SELECT "id" FROM "b")', False),
     ],
 )
 def test_only_plain_selects_are_retried_elsewhere(sql, plain):
     assert _plain_select(sql) is plain
+
+
+@pytest.mark.django_db
+def test_availability_s_one_query_is_a_read_a_replica_may_answer(pg_cluster):
+    # Found by make chaos: compiled for PostgreSQL, the UNION ALL starts with "(SELECT", and a
+    # pinned customer's availability read that met the killed primary was a 503, not retried.
+    assert connection.vendor == "postgresql"
+    compiled = selectors._SCHEDULE_FOR_RANGE._compile(connections["default"])[0]
+    assert compiled.startswith("(SELECT")
+    assert _plain_select(compiled)
 
 
 def test_a_replica_still_replaying_when_the_primary_stopped_is_asked_again(monkeypatch):
