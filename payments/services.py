@@ -59,9 +59,13 @@ def payment_create(
     (502) is raised; no payment is left half-written.
 
     Call outside ``transaction.atomic()``, inside the claimed idempotency guard
-    (``core.http.idempotency.run_idempotent_claimed``), which runs this once per key.
+    (``core.http.idempotency.run_idempotent_claimed``), which runs this once per key, or again
+    when the run before could not store its response: then the payment that run recorded is
+    the answer, with the provider's intent asked for again under the same provider key (Stripe
+    returns the one it made).
     """
     provider = providers.get_provider()
+    provider_key = f"payment-{customer.pk}-{idempotency_key}"
     payment = _payment_reserve(
         customer=customer,
         booking_id=booking_id,
@@ -71,10 +75,11 @@ def payment_create(
         idempotency_key=idempotency_key,
         now=now or timezone.now(),
     )
+    if payment.status != Payment.Status.CREATING:
+        intent = provider.create_intent(payment=payment, idempotency_key=provider_key)
+        return CreatedPayment(payment=payment, client_secret=intent.client_secret)
     try:
-        intent = provider.create_intent(
-            payment=payment, idempotency_key=f"payment-{customer.pk}-{idempotency_key}"
-        )
+        intent = provider.create_intent(payment=payment, idempotency_key=provider_key)
     except BaseException:
         Payment.objects.filter(pk=payment.pk, status=Payment.Status.CREATING).delete()
         raise
@@ -100,7 +105,8 @@ def _payment_reserve(
     idempotency_key: str,
     now: datetime.datetime,
 ) -> Payment:
-    """Insert the payment as ``creating`` once the amount is checked against what is owed.
+    """Insert the payment as ``creating`` once the amount is checked against what is owed, or
+    return the one an earlier run under ``idempotency_key`` recorded (not ``creating``).
 
     The deposit must be exactly the booking's ``deposit_due``; a balance payment at most what
     is still owed after succeeded, pending and reserved payments. The booking row is locked
@@ -122,6 +128,18 @@ def _payment_reserve(
         left_behind = Q(created_at__lt=stale_before)
         if idempotency_key:
             left_behind |= Q(idempotency_key=idempotency_key)
+            # An earlier run under this key recorded its payment but could not store its
+            # response (the database failed after): that payment is this request's answer.
+            key_used_since = now - datetime.timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+            recorded = (
+                Payment.objects.filter(
+                    booking=booking, idempotency_key=idempotency_key, created_at__gte=key_used_since
+                )
+                .exclude(status=Payment.Status.CREATING)
+                .first()
+            )
+            if recorded is not None:
+                return recorded
         Payment.objects.filter(
             left_behind, booking=booking, status=Payment.Status.CREATING
         ).delete()

@@ -14,12 +14,14 @@ runs outside any transaction, and its response is stored after. A second request
 finds the claim and polls until the response is stored, then replays it; a claim that outlives
 any request (its process died) is taken over.
 
-A claim its own request gave up on but could not delete is taken over at once: the database
-failed under that request (a primary killed: a COMMIT whose answer never came may still have
-reached the standby that is promoted next, and the delete of a failed claim cannot reach
-anything). The request marks its claim abandoned in the shared cache, by the token the claim
-row carries while in progress, so the client's retry does not wait IDEMPOTENCY_WAIT_SECONDS
-and then get ``409`` for IDEMPOTENCY_CLAIM_SECONDS (found by ``make chaos``).
+A claim its own request gave up on but could not delete or complete is taken over at once:
+the database failed under that request (a primary killed: a COMMIT whose answer never came
+may still have reached the standby that is promoted next, and neither the delete of a failed
+claim nor the storing of a response can reach anything). The request marks its claim abandoned
+in the shared cache, by the token the claim row carries while in progress, so the client's
+retry does not wait IDEMPOTENCY_WAIT_SECONDS and then get ``409`` for
+IDEMPOTENCY_CLAIM_SECONDS (found by ``make chaos``). The work may have run before the store
+failed: the claimed work must find what it did under the key (``run_idempotent_claimed``).
 """
 
 import hashlib
@@ -151,9 +153,11 @@ def run_idempotent_claimed(
     committed row first; concurrent requests with the key wait up to
     IDEMPOTENCY_WAIT_SECONDS for the stored response and replay it (``IdempotencyInProgress``
     after that). If ``work`` raises, the claim is deleted, so nothing is stored and a retry runs
-    the work again, as with ``run_idempotent``; if the database fails under the claim or its
-    delete, the claim is marked abandoned and a retry takes it over at once. Call it outside
-    ``transaction.atomic()``.
+    the work again, as with ``run_idempotent``; if the database fails under the claim, its
+    delete or the storing of the response, the claim is marked abandoned and a retry takes it
+    over at once. So ``work`` must recognise what an earlier run of it under the key did (the
+    run whose response could not be stored): ``payments.services.payment_create`` answers with
+    the payment made under the key. Call it outside ``transaction.atomic()``.
     """
     fingerprint = request_fingerprint(payload)
     deadline = clock() + settings.IDEMPOTENCY_WAIT_SECONDS
@@ -185,7 +189,11 @@ def run_idempotent_claimed(
         raise
     claim.response_status = status
     claim.response_body = json.dumps(body, cls=DjangoJSONEncoder)
-    claim.save(update_fields=["response_status", "response_body"])
+    try:
+        claim.save(update_fields=["response_status", "response_body"])
+    except DatabaseError:
+        _abandon(token)
+        raise
     return IdempotentResult(status=status, body=body, replayed=False)
 
 

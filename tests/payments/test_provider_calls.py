@@ -106,6 +106,32 @@ def test_a_retry_under_the_same_key_clears_the_reservation_its_earlier_attempt_l
     assert list(Payment.objects.values_list("status", "idempotency_key")) == [("pending", "k")]
 
 
+@pytest.mark.django_db
+def test_a_retry_under_the_same_key_answers_with_the_payment_its_earlier_attempt_recorded(
+    catalogue, customer, customer_client
+):
+    booking = make_booking(catalogue, customer)
+    rest = booking.total - booking.deposit_due
+    # given a balance payment recorded under key "k" whose response was never stored (the
+    # database failed after it; its key's claim was given up: core.http.idempotency)
+    recorded = Payment.objects.create(
+        booking=booking,
+        kind="balance",
+        amount=rest,
+        provider="manual",
+        status=Payment.Status.PENDING,
+        idempotency_key="k",
+    )
+    # when the client retries under "k", it gets that payment, and nothing is charged twice
+    response = pay(customer_client, booking, key="k", kind="balance", amount=rest)
+    assert response.status_code == 201, response.json()
+    assert response.json()["id"] == recorded.pk
+    assert Payment.objects.count() == 1
+    # while another key is a new payment, refused here: that amount is no longer owed
+    again = pay(customer_client, booking, key="k2", kind="balance", amount=rest)
+    assert_error(again, 400, "validation_error")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_payment_proceeds_while_another_for_the_booking_waits_on_the_provider(
     pg_cluster, settings, catalogue

@@ -174,3 +174,28 @@ def test_another_claims_abandonment_frees_no_live_claim(settings, customer):
     with pytest.raises(IdempotencyInProgress):
         run(customer, lambda: pytest.fail("the work ran twice"), clock=clock)
     assert clock.sleeps == 2
+
+
+def test_work_whose_response_could_not_be_stored_is_taken_over_at_once(monkeypatch, customer):
+    # given work that ran, then the database failed before its response was stored
+    runs = []
+
+    def work():
+        runs.append(len(runs))
+
+        def unreachable(record, *args, **kwargs):
+            raise OperationalError("server closed the connection unexpectedly")
+
+        monkeypatch.setattr(IdempotencyKey, "save", unreachable)
+        return 201, {"id": 3}
+
+    with pytest.raises(OperationalError):
+        run(customer, work)
+    monkeypatch.undo()
+    # when the client retries, the work runs again at once (it must find what it did: the
+    # payments' work answers with the payment made under the key)
+    clock = Clock()
+    result = run(customer, lambda: (201, {"id": 3}), clock=clock)
+    assert (result.status, result.body, clock.sleeps) == (201, {"id": 3}, 0)
+    assert runs == [0]
+    assert IdempotencyKey.objects.get().response_status == 201
