@@ -54,7 +54,7 @@ def instrument_query(execute: Any, sql: str, params: Any, many: bool, ctx: dict[
         metrics.db_query_errors.labels(alias=alias).inc()
         raise
     finally:
-        metrics.db_query_duration.labels(alias=alias).observe(timer() - started)
+        metrics.query_duration(alias).observe(timer() - started)
         stats = context.current_stats()
         if stats is not None:
             stats.record_query(alias)
