@@ -10,35 +10,29 @@ inactive user) through a ``PreparedQuery``.
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import CharField
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from core.db.prepared import Param, PreparedQuery, columns_of
-
-# The token's ``created`` and its user's columns, in the user model's order.
-_TOKEN_USER = PreparedQuery(
-    lambda: Token.objects.filter(key=Param("key", CharField())).values_list(
-        "created", *(f"user__{column}" for column in columns_of(get_user_model()))
-    )
-)
-
-
-# Keys this app issues fit the column; a longer one, or one PostgreSQL cannot even compare
-# (a NUL byte: a DataError, which was a 500), is refused without a query.
-_KEY_LENGTH = Token._meta.get_field("key").max_length
+from core.db.pins import TOKEN_USER, token_key_is_valid, token_rows_read
+from core.db.prepared import columns_of
 
 
 class CompiledTokenAuthentication(TokenAuthentication):
     """``Authorization: Token <key>``, as DRF's ``TokenAuthentication`` reads it."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
-        if len(key) > (_KEY_LENGTH or 0) or "\x00" in key:
+        if not token_key_is_valid(key):
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        database = _TOKEN_USER.database()
-        rows = _TOKEN_USER.rows(using=database, key=key)
+        database = TOKEN_USER.database()  # routing the read resolves the client's pin first
+        # A token not yet in the pin store's cache was just looked up on the primary by the
+        # pin, with this very query: its rows answer here too.
+        read_by_pin = token_rows_read(key)
+        if read_by_pin is not None:
+            database, rows = read_by_pin
+        else:
+            rows = TOKEN_USER.rows(using=database, key=key)
         if not rows:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         created, *columns = rows[0]

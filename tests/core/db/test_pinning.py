@@ -6,7 +6,11 @@ stale. Every client here sends a token and keeps no cookies, like the mobile app
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from core.db import metrics
 from core.db.pins import ClientPins, store
@@ -92,6 +96,35 @@ def test_revoked_token_is_refused_at_once(pg_cluster):
 
     # then: not accepted from the stale replica, which still holds the token
     assert response.status_code == 401
+
+
+def test_a_token_not_yet_in_the_pin_cache_is_read_once_on_the_primary(pg_cluster, counters):
+    # given: an app's token the pin store has never mapped to its user
+    customer = make_customer()
+    key = aged_token(customer).key
+    pg_cluster.wait_for_replay()
+    with ExitStack() as stack:
+        captured = {
+            alias: stack.enter_context(CaptureQueriesContext(connections[alias]))
+            for alias in ("default", REPLICA)
+        }
+        # when: it reads its account
+        response = token_client(key).get("/api/v1/auth/me/")
+    # then: the pin's lookup on the primary also authenticated it; no second token query
+    assert response.status_code == 200
+    token_queries = {
+        alias: [q["sql"] for q in capture.captured_queries if "authtoken_token" in q["sql"]]
+        for alias, capture in captured.items()
+    }
+    assert len(token_queries["default"]) == 1, token_queries
+    assert token_queries[REPLICA] == []
+    assert counters(metrics.PINNED_READS, "use_primary") == 1
+
+    # when: it reads again (the token's user is now in the cache)
+    with CaptureQueriesContext(connections[REPLICA]) as replica_reads:
+        assert token_client(key).get("/api/v1/auth/me/").status_code == 200
+    # then: authentication reads the replica
+    assert [q for q in replica_reads.captured_queries if "authtoken_token" in q["sql"]]
 
 
 def test_unknown_token_is_checked_on_the_primary(pg_cluster, counters):
