@@ -11,9 +11,8 @@ from accounts.models import User
 from bookings import signals as bookings_signals
 from bookings.models import Booking
 from core.background import enqueue
-from core.background.outbox import enqueue_many
 from notifications.models import AccountNotification, Notification
-from notifications.tasks import send_account_email, send_booking_email
+from notifications.tasks import send_account_email, send_booking_emails
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +46,9 @@ BOOKING_EMAILS = {
 
 def booking_changed(sender: object, *, booking: Booking, event: str, **kwargs: Any) -> None:
     """Email about ``booking`` once the booking's transaction commits (core/background): one
-    task per kind, their outbox rows written in one statement."""
-    calls = [{"booking_id": booking.pk, "kind": str(kind)} for kind in BOOKING_EMAILS[event]]
-    enqueue_many(send_booking_email, calls)
+    task for the event's emails, its outbox row written in the booking's transaction."""
+    kinds = [str(kind) for kind in BOOKING_EMAILS[event]]
+    enqueue(send_booking_emails, booking_id=booking.pk, kinds=kinds)
 
 
 def connect() -> None:

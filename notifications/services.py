@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -38,8 +39,13 @@ def booking_email_send(*, booking_id: int, kind: str, now: datetime.datetime | N
     """
     kind = Kind(kind)
     with transaction.atomic():
-        notification, _ = Notification.objects.get_or_create(booking_id=booking_id, kind=kind)
-        notification = Notification.objects.select_for_update().get(pk=notification.pk)
+        # The row, created unless it exists (ON CONFLICT DO NOTHING: no savepoint), then locked.
+        Notification.objects.bulk_create(
+            [Notification(booking_id=booking_id, kind=kind)], ignore_conflicts=True
+        )
+        notification = Notification.objects.select_for_update().get(
+            booking_id=booking_id, kind=kind
+        )
         if notification.status != Notification.Status.PENDING:
             return False
         booking = Booking.objects.select_related("customer", "package", "chef").get(pk=booking_id)
@@ -61,6 +67,25 @@ def booking_email_send(*, booking_id: int, kind: str, now: datetime.datetime | N
         notification.save(update_fields=["status", "recipients", "subject", "sent_at"])
     logger.info("email %s for booking %s sent", kind, booking_id)
     return True
+
+
+def booking_emails_send(
+    *, booking_id: int, kinds: Sequence[str], now: datetime.datetime | None = None
+) -> list[str]:
+    """``booking_email_send`` for each of ``kinds``, each in its own transaction; returns the
+    kinds this call sent. One email failing does not hold the others back: the first error is
+    raised once all were tried, and the task's retry sends only what is still pending."""
+    sent: list[str] = []
+    error: Exception | None = None
+    for kind in kinds:
+        try:
+            if booking_email_send(booking_id=booking_id, kind=kind, now=now):
+                sent.append(kind)
+        except Exception as exc:  # raised below, after the other kinds had their turn
+            error = error or exc
+    if error is not None:
+        raise error
+    return sent
 
 
 def render_email(*, booking: Booking, kind: str, to: list[str]) -> EmailMultiAlternatives:

@@ -17,8 +17,21 @@ from notifications.models import Notification
     time_limit=45,
 )
 def send_booking_email(*, booking_id: int, kind: str) -> bool:
-    """Send one email about a booking, once (``services.booking_email_send``)."""
+    """Send one email about a booking, once (``services.booking_email_send``): review
+    requests, and the messages a booking event enqueued before ``send_booking_emails``."""
     return services.booking_email_send(booking_id=booking_id, kind=kind)
+
+
+@shared_task(
+    base=ReliableTask,
+    name="notifications.send_booking_emails",
+    soft_time_limit=60,
+    time_limit=90,
+)
+def send_booking_emails(*, booking_id: int, kinds: list[str]) -> list[str]:
+    """Send a booking event's emails, each once (``services.booking_emails_send``): one task
+    for all of them, so an event costs one outbox row, one message and one task run."""
+    return services.booking_emails_send(booking_id=booking_id, kinds=kinds)
 
 
 @shared_task(

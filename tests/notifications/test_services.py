@@ -8,15 +8,18 @@ import smtplib
 
 import pytest
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bookings import services as booking_services
 from bookings.models import Booking
-from core.models import FailedTask
+from core.models import FailedTask, OutboxMessage
 from notifications import services
 from notifications.models import Notification
-from notifications.tasks import send_booking_email, send_review_requests
+from notifications.tasks import send_booking_email, send_booking_emails, send_review_requests
 from reviews.models import Review
 from tests.bookings.conftest import make_booking
 from tests.conftest import make_customer
@@ -90,6 +93,67 @@ def test_the_same_email_task_run_twice_sends_once(catalogue, diner):
     assert len(mail.outbox) == 1
     notification = Notification.objects.get(booking=booking, kind=Kind.BOOKING_RECEIVED)
     assert notification.status == "sent" and notification.recipients == ["diner@example.com"]
+
+
+def test_a_new_booking_enqueues_one_task_for_both_emails(
+    catalogue, diner, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        booking = make_booking(catalogue, diner)
+    [message] = OutboxMessage.objects.filter(kwargs__booking_id=booking.pk)
+    assert message.task_name == send_booking_emails.name
+    assert message.kwargs["kinds"] == [Kind.BOOKING_RECEIVED, Kind.STAFF_NEW_BOOKING]
+
+
+def test_the_booking_emails_task_run_twice_sends_each_email_once(catalogue, diner):
+    booking = make_booking(catalogue, diner)
+    kinds = [Kind.BOOKING_RECEIVED, Kind.STAFF_NEW_BOOKING]
+    first = send_booking_emails.apply(kwargs={"booking_id": booking.pk, "kinds": kinds})
+    second = send_booking_emails.apply(kwargs={"booking_id": booking.pk, "kinds": kinds})
+    assert first.get() == kinds and second.get() == []
+    assert sorted(by_kind()) == sorted(kinds)
+    assert all(len(messages) == 1 for messages in by_kind().values())
+
+
+class StaffFailingBackend(locmem.EmailBackend):
+    """The mail server refuses the staff notice only."""
+
+    def send_messages(self, messages):  # type: ignore[no-untyped-def]
+        if any(STAFF in message.to for message in messages):
+            raise smtplib.SMTPRecipientsRefused({STAFF: (550, b"mailbox unavailable")})
+        return super().send_messages(messages)
+
+
+def test_one_email_failing_does_not_hold_back_the_others_and_only_it_is_retried(
+    catalogue, diner, settings
+):
+    booking = make_booking(catalogue, diner)
+    kinds = [Kind.STAFF_NEW_BOOKING, Kind.BOOKING_RECEIVED]  # the failing one first
+    settings.EMAIL_BACKEND = "tests.notifications.test_services.StaffFailingBackend"
+    send_booking_emails.apply(kwargs={"booking_id": booking.pk, "kinds": kinds})
+    # the customer's email went out once although the staff notice failed on every retry
+    assert sorted(by_kind()) == [Kind.BOOKING_RECEIVED]
+    assert len(mail.outbox) == 1
+    [dead] = FailedTask.objects.all()
+    assert "SMTPRecipientsRefused" in dead.exception
+    assert not Notification.objects.filter(booking=booking, kind=Kind.STAFF_NEW_BOOKING).exists()
+    # once the mail server takes it, the dead letter's retry sends the staff notice alone
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert send_booking_emails.apply(kwargs=dead.kwargs).get() == [Kind.STAFF_NEW_BOOKING]
+    assert len(mail.outbox) == 2
+
+
+def test_an_email_costs_four_statements_in_the_worker(catalogue, diner):
+    booking = make_booking(catalogue, diner)
+    with CaptureQueriesContext(connection) as captured:
+        assert services.booking_email_send(booking_id=booking.pk, kind=Kind.BOOKING_RECEIVED)
+    sent = [
+        query["sql"].split(None, 1)[0].upper()
+        for query in captured.captured_queries
+        if "SAVEPOINT" not in query["sql"].upper()  # the test's own transaction around it
+    ]
+    # the row created unless it exists, locked, the booking read, the row marked sent
+    assert sent == ["INSERT", "SELECT", "SELECT", "UPDATE"]
 
 
 def test_a_mail_server_failure_is_retried_then_kept_and_nothing_is_marked_sent(
