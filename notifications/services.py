@@ -10,6 +10,7 @@ import datetime
 import logging
 from collections.abc import Sequence
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from bookings.selectors import event_start
+from core.background.reliability import TRANSIENT_ERRORS
 from notifications.models import AccountNotification, Notification
 
 logger = logging.getLogger(__name__)
@@ -73,18 +75,22 @@ def booking_emails_send(
     *, booking_id: int, kinds: Sequence[str], now: datetime.datetime | None = None
 ) -> list[str]:
     """``booking_email_send`` for each of ``kinds``, each in its own transaction; returns the
-    kinds this call sent. One email failing does not hold the others back: the first error is
-    raised once all were tried, and the task's retry sends only what is still pending."""
+    kinds this call sent. One email failing does not hold the others back: an error is raised
+    once all were tried, and the task's retry sends only what is still pending."""
     sent: list[str] = []
-    error: Exception | None = None
+    errors: list[Exception] = []
     for kind in kinds:
         try:
             if booking_email_send(booking_id=booking_id, kind=kind, now=now):
                 sent.append(kind)
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: no next email started with the hard limit near
         except Exception as exc:  # raised below, after the other kinds had their turn
-            error = error or exc
-    if error is not None:
-        raise error
+            errors.append(exc)
+    if errors:
+        # A transient error if there is one, so that the task is retried (ReliableTask) for
+        # an email that failed only for now even when another failed for good.
+        raise next((exc for exc in errors if isinstance(exc, TRANSIENT_ERRORS)), errors[0])
     return sent
 
 

@@ -7,6 +7,7 @@ import re
 import smtplib
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core import mail
 from django.core.mail.backends import locmem
 from django.core.mail.backends.base import BaseEmailBackend
@@ -141,6 +142,44 @@ def test_one_email_failing_does_not_hold_back_the_others_and_only_it_is_retried(
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert send_booking_emails.apply(kwargs=dead.kwargs).get() == [Kind.STAFF_NEW_BOOKING]
     assert len(mail.outbox) == 2
+
+
+class TimeUpOnceBackend(locmem.EmailBackend):
+    """The task's soft time limit fires while the first email is being sent; later emails
+    would go out."""
+
+    fired = False
+
+    def send_messages(self, messages):  # type: ignore[no-untyped-def]
+        if not TimeUpOnceBackend.fired:
+            TimeUpOnceBackend.fired = True
+            raise SoftTimeLimitExceeded()
+        return super().send_messages(messages)
+
+
+def test_when_the_time_limit_fires_no_next_email_is_started(
+    catalogue, diner, settings, monkeypatch
+):
+    booking = make_booking(catalogue, diner)
+    monkeypatch.setattr(TimeUpOnceBackend, "fired", False)
+    settings.EMAIL_BACKEND = "tests.notifications.test_services.TimeUpOnceBackend"
+    kinds = [Kind.BOOKING_RECEIVED, Kind.STAFF_NEW_BOOKING]
+    with pytest.raises(SoftTimeLimitExceeded):
+        services.booking_emails_send(booking_id=booking.pk, kinds=kinds)
+    assert TimeUpOnceBackend.fired
+    # the staff notice was never started: nothing sent, no row of it
+    assert mail.outbox == []
+    assert not Notification.objects.filter(booking=booking).exists()
+
+
+def test_a_transient_failure_is_the_one_raised_so_the_task_is_retried(catalogue, diner, settings):
+    booking = make_booking(catalogue, diner)
+    settings.EMAIL_BACKEND = "tests.notifications.test_services.FailingBackend"
+    # an unknown kind fails for good (ValueError) before the mail server's failure (transient)
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        services.booking_emails_send(
+            booking_id=booking.pk, kinds=["no_such_kind", Kind.BOOKING_RECEIVED]
+        )
 
 
 def test_an_email_costs_four_statements_in_the_worker(catalogue, diner):
