@@ -7,8 +7,9 @@ own scrapes are left out (their ``endpoint`` label is the metrics route).
 from __future__ import annotations
 
 import dataclasses
+import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -96,3 +97,30 @@ def scrape(base_urls: Iterable[str], timeout: float = 10) -> AppCounters:
         with urllib.request.urlopen(f"{base}/metrics", timeout=timeout) as response:  # noqa: S310 - loopback
             total = total + parse(response.read().decode())
     return total
+
+
+def scrape_settled(
+    base_urls: Iterable[str],
+    *,
+    quiet_s: float = 0.3,
+    limit_s: float = 15.0,
+    scrape_once: Callable[[list[str]], AppCounters] | None = None,
+) -> AppCounters:
+    """``scrape`` once the backends have finished what they were answering: two scrapes
+    ``quiet_s`` apart with the same request and statement counts (at most ``limit_s``).
+
+    When wrk stops, up to one request per connection is still being served; scraped at once,
+    those requests' statements fall on one side of the window and their answers on the other
+    (at 256 connections a booking run counted 6.8 statements a booking for 6).
+    """
+    urls = list(base_urls)
+    read = scrape_once or scrape
+    deadline = time.monotonic() + limit_s
+    last = read(urls)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = read(urls)
+        if (now.requests, now.queries) == (last.requests, last.queries):
+            return now
+        last = now
+    return last

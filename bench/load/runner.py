@@ -181,9 +181,11 @@ class Bench:
         if self.config.warmup_s:
             self._wrk(endpoint, requests, script, connections, self.config.warmup_s)
         urls = [backend.url for backend in endpoint.backends]
-        before = appmetrics.scrape(urls)
+        # Each side once the backends have answered what they were serving: the statements
+        # and the answers of one set of requests (appmetrics.scrape_settled).
+        before = appmetrics.scrape_settled(urls)
         measurement = self._wrk(endpoint, requests, script, connections, self.config.duration_s)
-        counters = appmetrics.scrape(urls) - before
+        counters = appmetrics.scrape_settled(urls) - before
         if endpoint.through_nginx and any(s.startswith("5") for s in measurement.statuses):
             self.lab.nginx_saw_errors = True
         result = measurement.as_dict()
@@ -199,9 +201,9 @@ class Bench:
             requests_list=requests,
             connections=connections,
             app=counters.as_dict() if urls else None,
-            sql_per_request=(
-                counters.queries / measurement.requests if urls and measurement.requests else None
-            ),
+            # per answer the backends counted in the window, not per answer wrk received: a
+            # request wrk gave up on at the end still ran its statements
+            sql_per_request=(counters.queries / counters.requests if counters.requests else None),
             cache_hit_rate=counters.cache_hit_rate if urls else None,
             stack_cpu_ms_per_request=(
                 1000 * stack_cpu / measurement.requests if measurement.requests else None

@@ -67,3 +67,30 @@ def test_metrics_differences() -> None:
 
     assert delta.requests == 100 and delta.cache_hits == 100 and delta.queries == 0
     assert delta.cache_hit_rate == 1.0
+
+
+def test_counters_are_read_once_the_backends_finished_what_they_were_serving() -> None:
+    # requests still in flight when wrk stopped finish over the next scrapes
+    requests = iter([100, 140, 163, 164, 164, 164])
+    reads: list[appmetrics.AppCounters] = []
+
+    def scrape_once(urls: list[str]) -> appmetrics.AppCounters:
+        done = next(requests)
+        reads.append(appmetrics.AppCounters(requests=done, queries=6 * done))
+        return reads[-1]
+
+    settled = appmetrics.scrape_settled(["http://127.0.0.1:1"], quiet_s=0, scrape_once=scrape_once)
+
+    assert (settled.requests, settled.queries) == (164, 984)
+    assert len(reads) == 5  # stopped at the first two equal scrapes
+
+
+def test_counters_that_never_settle_are_read_at_the_limit() -> None:
+    count = iter(range(1_000_000))
+
+    def scrape_once(urls: list[str]) -> appmetrics.AppCounters:
+        return appmetrics.AppCounters(requests=next(count))
+
+    settled = appmetrics.scrape_settled([], quiet_s=0.01, limit_s=0.1, scrape_once=scrape_once)
+
+    assert 0 < settled.requests < 1_000_000
