@@ -8,7 +8,7 @@ what invalidates them is in ``blog/caching.py``.
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import CharField, IntegerField, Q, QuerySet
+from django.db.models import BigIntegerField, CharField, Q, QuerySet
 
 from blog import caching
 from blog.errors import PostNotFound
@@ -117,7 +117,7 @@ _PUBLISHED_POST = PreparedQuery(
 # A post's tag names, alphabetical (``Post.with_tag_names()``' order).
 _TAG_NAMES = PreparedQuery(
     lambda: (
-        Post.tags.through.objects.filter(post_id=Param("post", IntegerField()))
+        Post.tags.through.objects.filter(post_id=Param("post", BigIntegerField()))
         .order_by("tag__name")
         .values_list("tag__name")
     )

@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import Count, DateField, F, IntegerField, QuerySet, TimeField, Value
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DateField,
+    F,
+    IntegerField,
+    QuerySet,
+    TimeField,
+    Value,
+)
 from django.db.models.expressions import Combinable
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -371,13 +380,13 @@ def _amount_paid_expression() -> Combinable:
 
 @functools.cache  # one per page size: at most API_MAX_PAGE_SIZE of them
 def _first_rows_query(limit: int) -> PreparedQuery:
-    customer = Param("customer", IntegerField())
+    customer = Param("customer", BigIntegerField())
     return PreparedQuery(lambda: booking_rows().filter(customer_id=customer)[:limit])
 
 
 _ONE_BOOKING = PreparedQuery(
     lambda: booking_rows().filter(
-        customer_id=Param("customer", IntegerField()), id=Param("booking", IntegerField())
+        customer_id=Param("customer", BigIntegerField()), id=Param("booking", BigIntegerField())
     )
 )
 

@@ -14,12 +14,13 @@ MIDDLEWARE: list[str] = []
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The same primary as the app (libpq's multi-host form too, core/db/urls.py), persistent
-# connections like the app's.
+# connections and prepared statements like the app's.
 DATABASES = {
     "default": database_config(
         env_str("DATABASE_URL", "sqlite:///:memory:") or "sqlite:///:memory:",
         conn_max_age=60,
         transaction_pooling=env_bool("DATABASE_TRANSACTION_POOLING", False),
+        prepared_statements=env_bool("DATABASE_PREPARED_STATEMENTS", True),
     )
 }
 LOGGING_CONFIG = None

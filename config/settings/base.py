@@ -123,11 +123,15 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
 # The URLs point at PgBouncer in transaction mode: no server-side cursors, no prepared statements.
 DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+# Parameters bound on the server and frequent statements prepared per connection, so PostgreSQL
+# does not parse and plan them at every request (off behind a transaction pooler).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 DATABASES = {
     "default": database_config(
         DATABASE_URL,
         conn_max_age=DATABASE_CONN_MAX_AGE,
         transaction_pooling=DATABASE_TRANSACTION_POOLING,
+        prepared_statements=DATABASE_PREPARED_STATEMENTS,
     ),
 }
 # Read replicas, one alias each ("replica_1", ...); routing is the replica router's job.
@@ -136,6 +140,7 @@ for _index, _url in enumerate(split_urls(env_str("DATABASE_REPLICA_URLS")), star
         _url,
         conn_max_age=DATABASE_CONN_MAX_AGE,
         transaction_pooling=DATABASE_TRANSACTION_POOLING,
+        prepared_statements=DATABASE_PREPARED_STATEMENTS,
     )
 # PostgreSQL through our backend: a read failing because its server is unreachable is retried
 # on the other side, a replica's on the primary and the primary's on a replica

@@ -40,9 +40,15 @@ def columns_of(model: Any) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]
 
 
+class _NoMatch(Exception):
+    """A ``Param``'s value cannot be stored in its column, so no row equals it."""
+
+
 class Param(Expression):
-    """A named value of a ``PreparedQuery``: compiles to a placeholder, bound at each call
-    the way a literal of ``output_field`` would be (``get_db_prep_value``)."""
+    """A named value of a ``PreparedQuery``, compared for equality: compiles to a placeholder,
+    bound at each call the way a literal of ``output_field`` would be (``get_db_prep_value``).
+    An integer outside the column's range matches no row (as the ORM's exact lookup answers),
+    and is never sent: bound on the server, PostgreSQL could not even receive it."""
 
     def __init__(self, name: str, output_field: "Field[Any, Any]") -> None:
         super().__init__(output_field=output_field)
@@ -54,7 +60,13 @@ class Param(Expression):
         return "%s", [self]
 
     def bind(self, values: dict[str, Any], connection: BaseDatabaseWrapper) -> Any:
-        return self.output_field.get_db_prep_value(values[self.name], connection)
+        value = self.output_field.get_db_prep_value(values[self.name], connection)
+        if isinstance(value, int) and not isinstance(value, bool):
+            internal_type = self.output_field.get_internal_type()
+            low, high = connection.ops.integer_field_range(internal_type)
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise _NoMatch(self.name)
+        return value
 
 
 class PreparedQuery:
@@ -81,7 +93,10 @@ class PreparedQuery:
     def rows(self, *, using: str | None = None, **values: Any) -> list[Row]:
         connection = connections[using or self.database()]
         sql, params, converters = self._compiled.get(connection) or self._compile(connection)
-        bound = [p.bind(values, connection) if isinstance(p, Param) else p for p in params]
+        try:
+            bound = [p.bind(values, connection) if isinstance(p, Param) else p for p in params]
+        except _NoMatch:
+            return []
         with connection.cursor() as cursor:
             cursor.execute(sql, bound)
             rows: list[Row] = cursor.fetchall()

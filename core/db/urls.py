@@ -23,6 +23,9 @@ import dj_database_url
 # "//") and the first "/" or "?".
 _URL = re.compile(r"^(?P<head>[a-z0-9+.-]+://(?:[^@/?]*@)?)(?P<hosts>[^/?]*)(?P<tail>.*)$", re.I)
 DEFAULT_PORT = "5432"
+# psycopg 3's own default: a statement is prepared at its sixth run on a connection (a one-off
+# query is not worth a server-side statement); it keeps the 100 most recently used.
+PREPARE_THRESHOLD = 5
 # Between URLs in DATABASE_REPLICA_URLS: whitespace, ";", or a comma that starts a new URL (a
 # multi-host URL has commas of its own).
 _URL_SEPARATOR = re.compile(r"[\s;]+|,(?=\s*[a-z][a-z0-9+.-]*://)", re.I)
@@ -52,6 +55,7 @@ def database_config(
     conn_max_age: int,
     conn_health_checks: bool = True,
     transaction_pooling: bool = False,
+    prepared_statements: bool = False,
 ) -> dict[str, Any]:
     """The ``DATABASES`` entry for ``url`` (one host or ``host1:port1,host2:port2``).
 
@@ -61,6 +65,11 @@ def database_config(
     until closed, across transactions) and no prepared statements (psycopg 3 prepares a query
     it saw ``prepare_threshold`` times; PgBouncer 1.18 does not track them). See
     docs/pooling.md.
+
+    ``prepared_statements`` (PostgreSQL, not behind a transaction pooler): parameters bound on
+    the server and a statement run ``PREPARE_THRESHOLD`` times on a connection prepared there,
+    so that its parsing and planning are not paid again at every request. Django's default
+    binds parameters on the client, which cannot prepare. See docs/booking-path.md.
     """
     single, hosts = split_hosts(url)
     config: dict[str, Any] = dict(
@@ -74,4 +83,10 @@ def database_config(
     if transaction_pooling:
         config["DISABLE_SERVER_SIDE_CURSORS"] = True
         config["OPTIONS"] = {**config.get("OPTIONS", {}), "prepare_threshold": None}
+    elif prepared_statements and "postgresql" in config["ENGINE"]:
+        config["OPTIONS"] = {
+            **config.get("OPTIONS", {}),
+            "server_side_binding": True,
+            "prepare_threshold": PREPARE_THRESHOLD,
+        }
     return config

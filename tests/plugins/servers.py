@@ -24,9 +24,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-import dj_database_url
 import pytest
 
+from core.db.urls import database_config
 from devstack import PostgresCluster, RedisServer
 
 SQLITE = os.environ.get("TEST_DATABASE", "").strip().lower() == "sqlite"
@@ -106,13 +106,17 @@ def _use_servers(settings, cluster: PostgresCluster, redis_server: RedisServer) 
     from django.db import connections
 
     databases = settings.DATABASES
-    policy = {"conn_max_age": settings.DATABASE_CONN_MAX_AGE, "conn_health_checks": True}
+    # as config/settings does: prepared statements (server-side binding) included
+    policy = {
+        "conn_max_age": settings.DATABASE_CONN_MAX_AGE,
+        "prepared_statements": settings.DATABASE_PREPARED_STATEMENTS,
+    }
     for alias in [alias for alias in databases if alias != "default"]:
         del databases[alias]
     databases["default"].clear()
-    databases["default"].update(dj_database_url.parse(cluster.url("default"), **policy))
+    databases["default"].update(database_config(cluster.url("default"), **policy))
     databases["default"]["ENGINE"] = "core.db.backends.postgresql"  # as config/settings does
-    replica = dj_database_url.parse(cluster.url(REPLICA_ALIAS), **policy)
+    replica = database_config(cluster.url(REPLICA_ALIAS), **policy)
     replica["ENGINE"] = "core.db.backends.postgresql"
     replica["TEST"] = {"MIRROR": "default"}
     databases[REPLICA_ALIAS] = replica

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import DateTimeField, EmailField
+from django.db.models import BigIntegerField, DateTimeField, EmailField
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
@@ -65,3 +65,24 @@ def test_it_runs_on_the_database_the_router_picks_for_a_read(pg_cluster):
     # then one statement each: on a replica, then on the primary that holds the transaction
     assert ["accounts_user" in q["sql"] for q in on_replica.captured_queries] == [True]
     assert ["accounts_user" in q["sql"] for q in on_primary.captured_queries] == [True]
+
+
+BY_ID = PreparedQuery(
+    lambda: User.objects.filter(pk=Param("id", BigIntegerField())).values_list("email", flat=True)
+)
+
+
+def test_an_id_no_column_can_hold_matches_nothing_without_a_query(pg_cluster):
+    # given a customer whose id is past a 32-bit integer's range, as a bigint id may be
+    customer = make_customer("big@example.com")
+    User.objects.filter(pk=customer.pk).update(id=2**40)
+
+    # when it and an id past a bigint's range (as a URL may carry) are looked up on the primary
+    with CaptureQueriesContext(connections[DEFAULT_DB_ALIAS]) as captured, transaction.atomic():
+        found = BY_ID.rows(id=2**40)
+        past_bigint = BY_ID.rows(id=10**30)
+
+    # then the large id is found, and the impossible one is no row, not an error
+    assert [tuple(row) for row in found] == [("big@example.com",)]
+    assert past_bigint == []
+    assert sum("accounts_user" in q["sql"] for q in captured.captured_queries) == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.db.health import probe_params
-from core.db.urls import database_config, split_urls
+from core.db.urls import PREPARE_THRESHOLD, database_config, split_urls
 
 
 def test_a_multi_host_url_gives_django_libpqs_host_and_port_lists():
@@ -33,6 +33,20 @@ def test_transaction_pooling_turns_off_server_side_cursors_and_prepared_statemen
     plain = database_config("postgres://u@db:5432/db", conn_max_age=60)
     assert plain["DISABLE_SERVER_SIDE_CURSORS"] is False
     assert "prepare_threshold" not in plain.get("OPTIONS", {})
+
+
+def test_prepared_statements_bind_on_the_server_and_never_behind_a_transaction_pooler():
+    options = database_config("postgres://u@db:5432/db", conn_max_age=60,
+                              prepared_statements=True)["OPTIONS"]  # fmt: skip
+    assert options["server_side_binding"] is True
+    assert options["prepare_threshold"] == PREPARE_THRESHOLD
+    pooled = database_config("postgres://u@p:6432/db", conn_max_age=60,
+                             transaction_pooling=True, prepared_statements=True)  # fmt: skip
+    assert pooled["OPTIONS"]["prepare_threshold"] is None
+    assert "server_side_binding" not in pooled["OPTIONS"]
+    # SQLite has no such options (it would refuse them)
+    sqlite = database_config("sqlite:////tmp/x.sqlite3", conn_max_age=0, prepared_statements=True)
+    assert "server_side_binding" not in sqlite.get("OPTIONS", {})
 
 
 def test_replica_urls_split_between_urls_not_inside_a_host_list():
