@@ -141,13 +141,14 @@ def _cached_sql_per_request(results: dict[str, Any]) -> float | None:
 
 
 def _sql_per_request(results: dict[str, Any], key: str) -> float | None:
-    """SQL statements per request of a comparison's A side (the app's /metrics counters)."""
+    """SQL statements per request of a comparison's A side: the backends' statements over
+    their own answers (/metrics), not over wrk's count (see ``appmetrics.scrape_settled``)."""
     comparison = results["comparisons"].get(key)
     if not comparison:
         return None
-    runs = comparison["a"]["runs"]
-    queries = sum((run["app"] or {}).get("queries", 0) for run in runs)
-    requests = sum(run["requests"] for run in runs)
+    counters = [run["app"] or {} for run in comparison["a"]["runs"]]
+    queries = sum(app.get("queries", 0) for app in counters)
+    requests = sum(app.get("requests", 0) for app in counters)
     return queries / requests if requests else None
 
 
