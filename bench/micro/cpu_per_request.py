@@ -24,7 +24,7 @@ Scenarios (``--scenario``, repeatable; default all):
   in the warm-up, each run from an empty Redis): every measured request a ``429``, refused from
   the deny cache and answered by the replay; ``refused_flood_nocache``: the same with
   ``THROTTLE_DENY_CACHE=false`` (Redis refuses each one);
-- ``detail_uncached``: post detail with ``CACHE_RESULTS_ENABLED=false`` (2 queries);
+- ``detail_uncached``: post detail with ``CACHE_RESULTS_ENABLED=false`` (1 query);
 - ``minimal_json`` / ``minimal_db``: ``bench/minimal``'s constant JSON and one-query views.
 - The booking path (a customer with a token, a package, a zone and a slot every day with room
   for every request; the broker is the Redis, as in production): ``booking_create`` (``POST

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from blog import selectors
@@ -10,6 +11,11 @@ from blog.errors import PostNotFound
 from tests.blog.conftest import MakePost
 
 pytestmark = pytest.mark.django_db
+
+
+def detail_queries() -> int:
+    """An uncached post detail's queries: PostgreSQL reads the tag names in the post's row."""
+    return 1 if connection.vendor == "postgresql" else 2
 
 
 def test_post_list_published_is_newest_first(make_post: MakePost):
@@ -61,7 +67,7 @@ def test_post_get_published_hides_drafts(make_post: MakePost):
         selectors.post_get_published(slug="secret")
 
 
-def test_posts_carry_their_tag_names_alphabetically_in_two_queries_for_any_number(
+def test_posts_carry_their_tag_names_alphabetically_in_a_fixed_number_of_queries(
     make_post: MakePost, django_assert_num_queries
 ):
     # given posts with tags, and one without
@@ -73,7 +79,7 @@ def test_posts_carry_their_tag_names_alphabetically_in_two_queries_for_any_numbe
     with django_assert_num_queries(2):
         posts = {post.slug: post.tag_names for post in selectors.post_list_published()}
     assert posts == {"one": ["recipes", "teppanyaki"], "two": ["events"], "bare": []}
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(detail_queries()):
         assert selectors.post_get_published(slug="one").tag_names == ["recipes", "teppanyaki"]
 
 
@@ -84,7 +90,7 @@ def test_post_get_published_loads_what_the_orm_would(
     make_post(slug="full", tags=["teppanyaki", "recipes"], excerpt="Sizzle.", featured=True)
 
     # when it is read through the compiled queries (the selector, uncached here)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(detail_queries()):
         post = selectors.post_get_published.func(slug="full")
 
     # then it is the post, author and tag names the ORM's queryset gives, loaded from a database
