@@ -36,7 +36,10 @@ Scenarios (``--scenario``, repeatable; default all):
   against ``minimal_availability_30`` (one query).
 
 ``--cprofile N`` prints each scenario's N most expensive functions (self time, or with
-``--cprofile-sort cumulative`` including what they call); ``--py-spy PREFIX`` runs each
+``--cprofile-sort cumulative`` including what they call), timed by the wall clock, or with
+``--cprofile-clock cpu`` by the process's CPU time: waits for the database or Redis then count
+nothing, the kernel's work for a ``send`` or ``recv`` counts where it is done (slower to
+profile: a system call per event); ``--py-spy PREFIX`` runs each
 scenario under ``py-spy record`` and writes its collapsed stacks to
 ``PREFIX-<scenario>-t<threads>.txt``. ``--repeat N`` keeps the cheapest of N runs (other
 processes on a shared host only ever add time).
@@ -415,7 +418,8 @@ def _cprofiled(top: int) -> Iterator[None]:
     import cProfile
     import pstats
 
-    profiler = cProfile.Profile()
+    clock = os.environ.get("CPU_BENCH_CPROFILE_CLOCK", "wall")
+    profiler = cProfile.Profile(time.process_time) if clock == "cpu" else cProfile.Profile()
     profiler.enable()
     yield
     profiler.disable()
@@ -564,6 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     os.environ["CPU_BENCH_CPROFILE_SORT"] = args.cprofile_sort  # read by the children
+    os.environ["CPU_BENCH_CPROFILE_CLOCK"] = args.cprofile_clock
     sys.path.insert(0, str(PROJECT_ROOT))
     scenarios = args.scenario or list(SCENARIOS)
     rows = []
@@ -588,6 +593,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--cprofile", type=int, default=0, metavar="N")
     parser.add_argument(
         "--cprofile-sort", default="tottime", choices=("tottime", "cumulative"), help="order"
+    )
+    parser.add_argument(
+        "--cprofile-clock", default="wall", choices=("wall", "cpu"), help="what a profile times"
     )
     parser.add_argument("--py-spy", type=Path, metavar="PREFIX", help="py-spy each run")
     parser.add_argument("--child", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)

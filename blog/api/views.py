@@ -17,6 +17,8 @@ from blog.api.serializers import (
     PostListQuerySerializer,
     PostSerializer,
     PostSummarySerializer,
+    post_representation,
+    post_summaries,
 )
 from blog.models import RESERVED_SLUGS, Post
 from blog.selectors import NEWEST_FIRST
@@ -73,7 +75,12 @@ class PostListView(PublicBlogView, generics.ListAPIView):
 
     def _first_page(self, rows: list[Post]) -> Any:
         page = self.paginate_queryset(FirstPageRows(rows, NEWEST_FIRST))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data).data
+        return self.get_paginated_response(post_summaries(page or [])).data
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A deeper page: ``ListAPIView.list`` with the summaries built straight from the rows."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(post_summaries(page or []))
 
 
 class FeaturedPostListView(PublicBlogView):
@@ -85,7 +92,7 @@ class FeaturedPostListView(PublicBlogView):
     def get(self, request: Request) -> Response:
         params = validated_query(FeaturedPostsQuerySerializer, request)
         posts = selectors.get_featured_posts.lookup(limit=params["limit"])
-        return self.cached_response(posts, lambda p: PostSummarySerializer(p, many=True).data)
+        return self.cached_response(posts, post_summaries)
 
 
 class PostDetailView(PublicBlogView):
@@ -107,4 +114,4 @@ class PostDetailView(PublicBlogView):
     )
     def get(self, request: Request, slug: str) -> Response:
         post = selectors.post_get_published.lookup(slug=slug)
-        return self.cached_response(post, lambda p: PostSerializer(p).data)
+        return self.cached_response(post, post_representation)
