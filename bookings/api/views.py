@@ -23,6 +23,7 @@ from bookings.api.serializers import (
     ServiceAreaSerializer,
     availability_representation,
     booking_representation,
+    booking_representations,
 )
 from core.cache.http import HttpCachePolicy, PublicCacheMixin
 from core.cache.pages import FirstPageRows, is_first_page
@@ -131,7 +132,7 @@ class BookingListCreateView(APIView):
         else:
             rows = selectors.booking_rows(customer_id=request.user.pk)
         page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response([booking_representation(row) for row in page])
+        return paginator.get_paginated_response(booking_representations(page))
 
     @extend_schema(request=BookingInputSerializer, responses={201: BookingSerializer})
     def post(self, request: Request) -> Response:

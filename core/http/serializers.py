@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import re
 from functools import lru_cache
 from typing import Any
@@ -27,6 +28,23 @@ class PrebuiltFieldsMixin:
             prototype = super().get_fields()  # type: ignore[misc]
             cls._prebuilt_fields = prototype  # type: ignore[attr-defined]
         return copy.deepcopy(prototype)
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def datetime_text(value: datetime.datetime | None, zone: datetime.tzinfo) -> str | None:
+    """``serializers.DateTimeField().to_representation(value)`` with ``zone`` the current time
+    zone (``django.utils.timezone.get_current_timezone()``): ISO 8601 in ``zone``, UTC written
+    as ``Z``. For answers that format many datetimes: the caller looks the zone up once. DRF
+    looks it up for every value, through asgiref's context-local, which was half the CPU of
+    formatting a customer's bookings."""
+    if value is None:
+        return None
+    if value.tzinfo is None:  # DRF makes it aware first: leave that rare case to DRF
+        return _DATETIME.to_representation(value)
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def validated_query(

@@ -1,8 +1,11 @@
 """Serializer building blocks: fields built once per class give the same answers as DRF's."""
 
 import importlib
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone as django_timezone
 from rest_framework import serializers
 
 from blog.api.serializers import PostSerializer, PostSummarySerializer
@@ -13,6 +16,7 @@ from core.http.serializers import (
     QuerySerializer,
     StrictInputSerializer,
     StrictIntegerField,
+    datetime_text,
     parse_query_integer,
 )
 
@@ -152,3 +156,23 @@ def test_every_integer_a_client_sends_is_parsed_strictly():
             # then each integer (ids included) is the shared strict field, never DRF's own
             if isinstance(field, serializers.IntegerField | serializers.RelatedField):
                 assert isinstance(field, strict), f"{cls.__name__}.{name}"
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe"]
+)
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 12, 6, 2, 30, tzinfo=UTC),
+        datetime(2026, 3, 8, 10, 0, 0, 123456, tzinfo=UTC),  # Los Angeles' spring-forward hour
+        datetime(2026, 11, 1, 8, 59, 59, tzinfo=UTC),  # and its fall-back hour
+        datetime(2026, 7, 1, 12, 0, tzinfo=timezone(timedelta(hours=5, minutes=45))),
+        datetime(2026, 7, 1, 12, 0),  # naive: DRF makes it aware in the current zone
+        None,
+    ],
+)
+def test_datetime_text_is_drfs_datetime_field(value, zone):
+    with django_timezone.override(ZoneInfo(zone)):
+        expected = serializers.DateTimeField().to_representation(value)
+        assert datetime_text(value, django_timezone.get_current_timezone()) == expected
