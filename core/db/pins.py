@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -44,6 +45,9 @@ USER_PIN_KEY = "db-pin:user:{user_id}"
 TOKEN_USER_KEY = "db-pin:token:{digest}"  # noqa: S105 - a cache key, not a secret
 # Token -> user id never changes for a key, so the mapping may outlive pins by far.
 TOKEN_USER_SECONDS = 600
+# Each process also keeps the mappings it has seen (the shared cache's round trip is then
+# saved on every request of a token client), up to this many: cleared when full.
+LOCAL_TOKEN_USERS = 10_000
 
 
 def _token_user_query() -> QuerySet[Any, Any]:
@@ -73,8 +77,9 @@ class PinStore:
         self.reset()
 
     def reset(self) -> None:
-        """Forget past failures: a closed breaker."""
+        """Forget past failures (a closed breaker) and the token mappings this process kept."""
         self.breaker = CircuitBreaker("replica-pins", failure_threshold=3, cooldown_seconds=5)
+        self._token_users: dict[str, tuple[float, Any]] = {}  # digest -> (expires, user id)
 
     @property
     def cache(self) -> BaseCache:
@@ -109,12 +114,26 @@ class PinStore:
         return None if found is _FAILED else found is not None
 
     def token_user(self, digest: str) -> Any:
+        """The user id of a token's digest, from this process's memory or the shared cache;
+        None when unknown to both (or the cache cannot say)."""
+        expires, user_id = self._token_users.get(digest, (0.0, None))
+        if expires > time.monotonic():
+            return user_id
         found = self._call(self.cache.get, TOKEN_USER_KEY.format(digest=digest))
-        return None if found is _FAILED else found
+        if found is _FAILED or found is None:
+            return None
+        self._keep_token_user(digest, found)
+        return found
 
     def remember_token_user(self, digest: str, user_id: Any) -> None:
         key = TOKEN_USER_KEY.format(digest=digest)
         self._call(self.cache.set, key, user_id, TOKEN_USER_SECONDS)
+        self._keep_token_user(digest, user_id)
+
+    def _keep_token_user(self, digest: str, user_id: Any) -> None:
+        if len(self._token_users) >= LOCAL_TOKEN_USERS:
+            self._token_users = {}  # threads may read the old dict meanwhile: still correct
+        self._token_users[digest] = (time.monotonic() + TOKEN_USER_SECONDS, user_id)
 
     def _call(self, method: Callable[..., Any], *args: Any) -> Any:
         if not self.breaker.allow():

@@ -205,3 +205,58 @@ def test_a_failing_pin_store_stops_calling_the_cache_for_a_cool_down():
     assert answers == [None] * 20
     assert DeadCache.calls == 3
     assert store.breaker.state == "open"
+
+
+def test_a_token_s_user_is_kept_in_memory_after_the_first_lookup(monkeypatch):
+    # given a pin store whose cache counts its calls
+    from core.db import pins
+
+    class CountingCache:
+        calls = 0
+        entries: dict = {}
+
+        def get(self, key):
+            CountingCache.calls += 1
+            return CountingCache.entries.get(key)
+
+        def set(self, key, value, timeout):
+            CountingCache.calls += 1
+            CountingCache.entries[key] = value
+
+    class StoreOnCountingCache(pins.PinStore):
+        cache = CountingCache()
+
+    store = StoreOnCountingCache()
+    CountingCache.entries[pins.TOKEN_USER_KEY.format(digest="seen-elsewhere")] = 7
+    # when one process resolves tokens again and again
+    answers = [store.token_user("seen-elsewhere") for _ in range(5)]
+    store.remember_token_user("resolved-here", 8)
+    answers += [store.token_user("resolved-here") for _ in range(5)]
+    # then the shared cache is asked once per token, and unknown tokens are never kept
+    assert answers == [7] * 5 + [8] * 5
+    assert CountingCache.calls == 2
+    assert store.token_user("unknown") is None and store.token_user("unknown") is None
+    assert CountingCache.calls == 4
+    # and a mapping is asked for again once it is as old as the shared one's lifetime
+    clock = pins.time.monotonic() + pins.TOKEN_USER_SECONDS + 1
+    monkeypatch.setattr(pins.time, "monotonic", lambda: clock)
+    assert store.token_user("seen-elsewhere") == 7
+    assert CountingCache.calls == 5
+
+
+def test_the_kept_token_users_are_bounded(monkeypatch):
+    from core.db import pins
+
+    class NoCache:
+        def set(self, key, value, timeout):
+            pass
+
+    class StoreWithoutCache(pins.PinStore):
+        cache = NoCache()
+
+    monkeypatch.setattr(pins, "LOCAL_TOKEN_USERS", 3)
+    store = StoreWithoutCache()
+    for n in range(7):
+        store.remember_token_user(f"token-{n}", n)
+    assert len(store._token_users) <= 3
+    assert store.token_user("token-6") == 6
