@@ -214,7 +214,8 @@ def _slot_use(
     return use
 
 
-@cache_many(ttl=300, key=caching.availability_day_key)
+# In L1 too: a 30-day answer is 30 entries, a few hundred bytes each.
+@cache_many(ttl=300, key=caching.availability_day_key, l1=True)
 def slot_use_by_date(
     dates: list[datetime.date],
 ) -> dict[datetime.date, dict[datetime.time, tuple[int, int]]]:

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import caches
 
 from accounts.models import User
-from core.cache import CacheKey, cache_result, invalidate, local
+from core.cache import CacheKey, cache_many, cache_result, invalidate, local
 from core.cache.keys import version_key
 from core.cache.versions import store
 from core.db import use_primary
@@ -29,9 +29,24 @@ def hot_user_count() -> int:
     return User.objects.count()
 
 
+def day_key(day: int) -> CacheKey:
+    return CacheKey("tests.users_by_day", parts=(day,), scopes=(SCOPE,))
+
+
+days_computed: list[list[int]] = []
+
+
+@cache_many(ttl=300, key=day_key, l1=True)
+def users_by_day(days: list[int]) -> dict[int, int]:
+    days_computed.append(sorted(days))
+    count = User.objects.count()
+    return {day: count for day in days}
+
+
 @pytest.fixture(autouse=True)
 def _uses_redis(redis_server):
     computed.clear()
+    days_computed.clear()
 
 
 def another_worker_invalidates(clock) -> None:
@@ -51,6 +66,40 @@ def test_l1_hits_make_no_redis_call_within_the_bound(clock, redis_calls):
     # then
     assert redis_calls.count == 0
     assert computed == [1]
+
+
+def test_cache_many_l1_hits_make_no_redis_call_within_the_bound(clock, redis_calls):
+    # given days computed once, then found in Redis by a worker without them in its L1
+    assert users_by_day([1, 2, 3]) == {1: 0, 2: 0, 3: 0}
+    local.tier.clear()
+    assert users_by_day([1, 2, 3]) == {1: 0, 2: 0, 3: 0}
+    redis_calls.reset()
+
+    # when / then: no Redis call for what L1 holds
+    for _ in range(5):
+        assert users_by_day([1, 2, 3]) == {1: 0, 2: 0, 3: 0}
+    assert redis_calls.count == 0
+    assert days_computed == [[1, 2, 3]]
+
+    # when / then: a new day among them is asked of Redis and computed alone
+    assert users_by_day([2, 3, 4]) == {2: 0, 3: 0, 4: 0}
+    assert days_computed == [[1, 2, 3], [4]]
+
+
+def test_cache_many_l1_sees_another_workers_write_within_the_bound(clock, settings):
+    # given days in this worker's L1, then a write elsewhere
+    assert users_by_day([1, 2]) == {1: 0, 2: 0}
+    make_customer()
+    another_worker_invalidates(clock)
+
+    # when: still inside the bound, then past it
+    clock.advance(settings.CACHE_LOCAL_SECONDS - 0.1)
+    within = users_by_day([1, 2])
+    clock.advance(0.2)
+    after = users_by_day([1, 2])
+
+    # then: stale at most for the documented bound, as cache_result's L1
+    assert (within, after) == ({1: 0, 2: 0}, {1: 1, 2: 1})
 
 
 def test_another_workers_write_is_seen_within_cache_local_seconds(clock, settings):
