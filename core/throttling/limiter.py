@@ -6,10 +6,10 @@ Used by the DRF throttle (``throttles.py``) and the plain-Django view guard (adm
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from django.conf import settings
@@ -31,6 +31,7 @@ from core.throttling.store import (
     RedisWindowStore,
 )
 
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
@@ -186,7 +187,7 @@ class Limiter:
         self.denials.forget(limit.key for limit in limits)
         if self.shared is not None and self.breaker.allow():
             try:
-                self.shared.refund(limits, outcome.at_ms)
+                self._on_redis(self.shared.refund, limits, outcome.at_ms)
             except redis.RedisError:
                 logger.warning("throttle refund failed; the attempt stays counted")
             return
@@ -205,8 +206,8 @@ class Limiter:
         if not self.breaker.allow():
             return False
         try:
-            return self.shared.mark(
-                key, ttl_ms=ttl_seconds * 1000, now=now, only_if_new=only_if_new
+            return self._on_redis(
+                self.shared.mark, key, ttl_ms=ttl_seconds * 1000, now=now, only_if_new=only_if_new
             )
         except redis.RedisError:
             return False
@@ -220,9 +221,23 @@ class Limiter:
         if not self.breaker.allow():
             return False
         try:
-            return self.shared.marked(key, ttl_ms=ttl_seconds * 1000, now=now)
+            return self._on_redis(self.shared.marked, key, ttl_ms=ttl_seconds * 1000, now=now)
         except redis.RedisError:
             return False
+
+    def _on_redis(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``call(*args, **kwargs)`` on Redis, its outcome told to the breaker. Every call the
+        breaker allowed must report back: its first call after a cool-down is the probe, and a
+        probe that reports nothing would leave the breaker half-open, refusing every caller,
+        for good (a refund or a login flag as the first call after an outage did exactly that).
+        """
+        try:
+            result = call(*args, **kwargs)
+        except redis.RedisError:
+            self.breaker.record_failure()
+            raise
+        self.breaker.record_success()
+        return result
 
     def _count(self, scoped: list[ScopedLimit], *, now: float | None) -> Decision:
         limits = [item.limit for item in scoped]
@@ -232,11 +247,10 @@ class Limiter:
             # Read before the call: the local T it gives is never later than Redis's own.
             now_ms = _now_ms(now)
             try:
-                decision = self.shared.hit(limits, now=now)
+                decision = self._on_redis(self.shared.hit, limits, now=now)
             except redis.RedisError:
-                self.breaker.record_failure()
+                pass
             else:
-                self.breaker.record_success()
                 if not decision.allowed and settings.THROTTLE_DENY_CACHE:
                     states = zip(scoped, decision.states, strict=True)
                     self.denials.remember(
