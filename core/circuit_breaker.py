@@ -56,6 +56,15 @@ class CircuitBreaker:
             if self._state != CLOSED:
                 self._set(CLOSED)
 
+    def record_unused(self) -> None:
+        """The caller ``allow()`` let through made no call after all. If it held the
+        half-open probe, the probe is given back: open again, its cool-down already over, so
+        the next caller probes. A probe that reports nothing would keep the breaker half-open,
+        refusing every caller, for good."""
+        with self._lock:
+            if self._state == HALF_OPEN:
+                self._set(OPEN)
+
     def record_failure(self) -> None:
         with self._lock:
             self._failures += 1

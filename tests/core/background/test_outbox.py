@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 from django.db import connections, transaction
+from django.utils import timezone
 
 from core.background import enqueue, outbox
 from core.models import FailedTask, OutboxMessage
@@ -93,6 +94,24 @@ def test_after_repeated_failures_the_breaker_skips_the_broker(broker_at, setting
     attempts = sorted(OutboxMessage.objects.values_list("attempts", flat=True))
     assert attempts == [0, 0] + [1] * settings.OUTBOX_BREAKER_FAILURES
     assert outbox.pending_count() == len(messages)
+
+
+def test_a_probe_that_finds_nothing_to_publish_gives_the_probe_back(broker_at, monkeypatch):
+    # given the breaker open after failures, its cool-down over, and a row the relay published
+    broker_at("redis://127.0.0.1:1/0")
+    message = enqueue(tasks.record, 1)
+    OutboxMessage.objects.filter(pk=message.pk).update(published_at=timezone.now())
+    breaker = outbox.breaker()
+    for _ in range(breaker.failure_threshold):
+        breaker.record_failure()
+    monkeypatch.setattr(breaker, "timer", lambda: breaker._opened_at + 3600)
+
+    # when the first publish after the cool-down (the probe) has nothing to send
+    assert outbox.publish_after_commit(message.pk) is False
+
+    # then the breaker is not left half-open, refusing every publish: the next one probes
+    assert breaker.state == "open"
+    assert breaker.allow() is True
 
 
 def test_the_relay_stops_at_a_broker_error_and_raises(broker_at):
