@@ -236,6 +236,9 @@ class Limiter:
         except redis.RedisError:
             self.breaker.record_failure()
             raise
+        except BaseException:
+            self.breaker.record_unused()  # not Redis's answer: the next caller probes
+            raise
         self.breaker.record_success()
         return result
 
@@ -249,7 +252,7 @@ class Limiter:
             try:
                 decision = self._on_redis(self.shared.hit, limits, now=now)
             except redis.RedisError:
-                pass
+                pass  # the breaker has counted it; the scopes' failure policy answers below
             else:
                 if not decision.allowed and settings.THROTTLE_DENY_CACHE:
                     states = zip(scoped, decision.states, strict=True)

@@ -70,3 +70,19 @@ def test_a_failed_probe_of_any_kind_opens_the_breaker_again(after_outage, kind, 
 
     # then: open for another cool-down, not half-open for good
     assert after_outage.breaker.state == "open"
+
+
+def test_a_probe_that_fails_for_another_reason_gives_the_probe_back(after_outage, monkeypatch):
+    # given: the store fails with something that is not Redis's answer (a bug, say)
+    def broken(*args, **kwargs):
+        raise RuntimeError("not Redis")
+
+    monkeypatch.setattr(after_outage.shared, "mark", broken)
+
+    # when
+    with pytest.raises(RuntimeError):
+        probe(after_outage, "mark")
+
+    # then: neither closed on no evidence nor half-open for good; the next caller probes
+    assert after_outage.breaker.state == "open"
+    assert after_outage.breaker.allow() is True
